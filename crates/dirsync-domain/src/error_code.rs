@@ -1,0 +1,87 @@
+use crate::run::{UnknownVariant, text_enum};
+use serde::{Deserialize, Serialize};
+use std::{fmt, str::FromStr};
+
+/// Why a run failed, from a closed set that a customer's admin can act on.
+///
+/// The remedies are the product's troubleshooting guide in one line each;
+/// they are shown verbatim by the CLI and (later) the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Okta answered 401 `E0000011`: the token was revoked, or expired after 30 days unused.
+    InvalidToken,
+    /// Okta answered 403 `E0000006`: the token's admin lacks the rights to read the directory.
+    AccessDenied,
+    /// The instance URL does not lead to an Okta org (DNS, connection refused, 404).
+    OrgNotFound,
+    /// Okta kept failing (5xx, timeouts, resets) after every retry.
+    OktaUnavailable,
+    /// Our fault; details are in our logs, not in front of the customer.
+    Internal,
+}
+
+text_enum!(ErrorCode, "error code", {
+    InvalidToken => "invalid_token",
+    AccessDenied => "access_denied",
+    OrgNotFound => "org_not_found",
+    OktaUnavailable => "okta_unavailable",
+    Internal => "internal",
+});
+
+impl ErrorCode {
+    /// One line that tells the customer's admin what to do next.
+    pub fn remedy(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidToken => {
+                "The Okta API token is invalid: it was revoked, or it expired after 30 days \
+                 unused. Create a new token as a Super Admin and share it again."
+            }
+            ErrorCode::AccessDenied => {
+                "The Okta API token does not have access to users and groups. Create the token \
+                 while signed in as a Super Admin and share it again."
+            }
+            ErrorCode::OrgNotFound => {
+                "No Okta org answers at this instance URL. Check the URL (for example \
+                 https://acme.okta.com or your custom domain, not the -admin URL) and save it again."
+            }
+            ErrorCode::OktaUnavailable => {
+                "Okta did not answer reliably during the sync. Nothing is lost; the sync will be \
+                 retried, or press Run Sync again later."
+            }
+            ErrorCode::Internal => {
+                "The sync failed on our side. Nothing is lost; press Run Sync again, and contact \
+                 support if it keeps failing."
+            }
+        }
+    }
+
+    /// Failures that only the customer can fix: retrying before the daily run
+    /// only spends their rate budget.
+    pub fn needs_customer_action(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::InvalidToken | ErrorCode::AccessDenied | ErrorCode::OrgNotFound
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_remedy_and_round_trips() {
+        for code in ErrorCode::ALL {
+            assert!(code.remedy().len() > 40, "{code} needs a real remedy");
+            assert_eq!(code.as_str().parse::<ErrorCode>().unwrap(), *code);
+        }
+    }
+
+    #[test]
+    fn credentials_problems_need_the_customer() {
+        assert!(ErrorCode::InvalidToken.needs_customer_action());
+        assert!(ErrorCode::AccessDenied.needs_customer_action());
+        assert!(!ErrorCode::OktaUnavailable.needs_customer_action());
+    }
+}

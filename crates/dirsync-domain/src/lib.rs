@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+mod chain;
+mod error_code;
+mod messages;
+mod records;
+mod run;
+
+pub use chain::{Chain, ChainParseError};
+pub use error_code::ErrorCode;
+pub use messages::{
+    FetchCompleted, PageFetched, PagePayload, SyncRequested, WorkerMessage, WriterMessage,
+};
+pub use records::{GroupRecord, UserRecord};
+pub use run::{RunState, SyncMode, Trigger, UnknownVariant};

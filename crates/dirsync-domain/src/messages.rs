@@ -1,0 +1,127 @@
+//! The message contract on the queue. Every message is a tagged, versioned
+//! enum variant: a new shape gets a new tag, and consumers keep reading the
+//! old one until no producer sends it (rolling deploys mix versions).
+
+use crate::{Chain, GroupRecord, SyncMode, UserRecord};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What the scheduler or a manual request sends to the workers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum WorkerMessage {
+    #[serde(rename = "sync_requested.v1")]
+    SyncRequested(SyncRequested),
+}
+
+/// "Run this sync": the run row already exists; whoever claims its lease owns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRequested {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
+    pub mode: SyncMode,
+    /// How many times this run has been handed out (1 for the first).
+    pub attempt: u32,
+}
+
+/// What the workers send to the writers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum WriterMessage {
+    #[serde(rename = "page_fetched.v1")]
+    PageFetched(PageFetched),
+    #[serde(rename = "fetch_completed.v1")]
+    FetchCompleted(FetchCompleted),
+}
+
+/// One Okta page. `(run_id, chain, seq)` identifies it: a page fetched again
+/// after a takeover carries the same key, and the writer applies it once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageFetched {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
+    pub attempt: u32,
+    pub chain: Chain,
+    /// 0-based position of the page in its chain.
+    pub seq: u32,
+    pub payload: PagePayload,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PagePayload {
+    Users {
+        users: Vec<UserRecord>,
+    },
+    Groups {
+        groups: Vec<GroupRecord>,
+    },
+    Members {
+        group_id: String,
+        user_ids: Vec<String>,
+    },
+}
+
+impl PagePayload {
+    /// Rows this page will write, for the writer's batch sizing.
+    pub fn rows(&self) -> usize {
+        match self {
+            PagePayload::Users { users } => users.len(),
+            PagePayload::Groups { groups } => groups.len(),
+            PagePayload::Members { user_ids, .. } => user_ids.len(),
+        }
+    }
+}
+
+/// Every chain of the run has ended and `pages` pages were published in all.
+/// The writer finalizes the run once that many distinct pages are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FetchCompleted {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
+    pub attempt: u32,
+    pub pages: u32,
+}
+
+impl WriterMessage {
+    pub fn run_id(&self) -> Uuid {
+        match self {
+            WriterMessage::PageFetched(p) => p.run_id,
+            WriterMessage::FetchCompleted(f) => f.run_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_their_version_tag() {
+        let msg = WriterMessage::PageFetched(PageFetched {
+            tenant_id: Uuid::nil(),
+            run_id: Uuid::nil(),
+            attempt: 1,
+            chain: Chain::Members {
+                group_id: "00g1".into(),
+            },
+            seq: 3,
+            payload: PagePayload::Members {
+                group_id: "00g1".into(),
+                user_ids: vec!["00u1".into()],
+            },
+        });
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["type"], "page_fetched.v1");
+        assert_eq!(json["chain"], "members:00g1");
+        assert_eq!(json["payload"]["kind"], "members");
+        let back: WriterMessage = serde_json::from_value(json).unwrap();
+        assert_eq!(back, msg);
+    }
+
+    #[test]
+    fn an_unknown_message_type_is_an_error_not_a_default() {
+        let err = serde_json::from_str::<WorkerMessage>(r#"{"type":"sync_requested.v9"}"#);
+        assert!(err.is_err());
+    }
+}

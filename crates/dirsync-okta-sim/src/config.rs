@@ -1,0 +1,49 @@
+//! How a simulator instance behaves: credentials, public URL, and (phase 2)
+//! rate limits, faults and the admin surface.
+
+use url::Url;
+
+/// Simulator settings. Construct with `SimConfig::default()` and override
+/// fields (`SimConfig { token: "t".into(), ..Default::default() }`) or use
+/// the `with_*` helpers.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The API token accepted as `Authorization: SSWS <token>`.
+    pub token: String,
+    /// A token that authenticates but may not read the directory: every API
+    /// call with it gets `403 E0000006` (a token made by a read-only admin).
+    pub forbidden_token: Option<String>,
+    /// The origin used in `_links` and `Link` headers instead of the
+    /// request's `Host` (for a simulator behind a proxy).
+    pub public_url: Option<Url>,
+    /// A custom domain, reported as `_links.alternate` by
+    /// `/.well-known/okta-organization`.
+    pub custom_domain: Option<Url>,
+    /// `idx` (Identity Engine) or `v1` (Classic), as the well-known
+    /// endpoint reports it.
+    pub pipeline: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            token: "sim-token".to_owned(),
+            forbidden_token: None,
+            public_url: None,
+            custom_domain: None,
+            pipeline: "idx".to_owned(),
+        }
+    }
+}
+
+impl SimConfig {
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    pub fn with_forbidden_token(mut self, token: impl Into<String>) -> Self {
+        self.forbidden_token = Some(token.into());
+        self
+    }
+}

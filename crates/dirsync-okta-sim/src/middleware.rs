@@ -1,0 +1,78 @@
+//! Layers around every route: request ids and the request log on the
+//! outside, the API token check around `/api/v1`.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::errors::OktaError;
+use crate::ids;
+use crate::server::Shared;
+use crate::stats::{Family, RequestRecord};
+
+/// Logs the request even when the client goes away mid-request (the
+/// handler future is dropped then, and so is this guard).
+struct Pending<'a> {
+    shared: &'a Shared,
+    record: Option<RequestRecord>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            self.shared.log.finish(record);
+        }
+    }
+}
+
+/// Outermost layer: records the request, stamps `X-Okta-Request-Id`.
+pub(crate) async fn observe(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let family = Family::classify(request.method(), request.uri().path());
+    let record = shared
+        .log
+        .begin(family, request.method(), request.uri().to_string());
+    let mut pending = Pending {
+        shared: &shared,
+        record: Some(record),
+    };
+    let mut response = next.run(request).await;
+    if let Some(record) = pending.record.as_mut() {
+        record.status = Some(response.status().as_u16());
+    }
+    drop(pending);
+    if let Ok(id) = HeaderValue::from_str(&ids::request_id()) {
+        response.headers_mut().insert("x-okta-request-id", id);
+    }
+    response
+}
+
+/// `Authorization: SSWS <token>`; the scheme is case-insensitive.
+pub(crate) fn token_of(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("SSWS").then(|| token.trim())
+}
+
+/// Around `/api/v1`: a missing or unknown token gets `401 E0000011`, the
+/// configured forbidden token `403 E0000006`.
+pub(crate) async fn require_token(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let config = &shared.config;
+    match token_of(request.headers()) {
+        Some(token) if config.forbidden_token.as_deref() == Some(token) => {
+            OktaError::forbidden().into_response()
+        }
+        Some(token) if token == config.token => next.run(request).await,
+        _ => OktaError::invalid_token().into_response(),
+    }
+}

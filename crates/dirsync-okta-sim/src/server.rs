@@ -1,0 +1,199 @@
+//! Running the simulator: `OktaSim` for tests (own port, shut down on
+//! drop), `serve` and `run_standalone` for the `dirsync okta-sim` command.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, header};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::config::SimConfig;
+use crate::errors::SimError;
+use crate::generate::{OrgSpec, generate};
+use crate::listener::{Conn, SimListener};
+use crate::org::Org;
+use crate::render;
+use crate::routes;
+use crate::stats::{RequestLog, RequestRecord, RequestStats};
+
+/// State shared by every request of one simulator.
+pub(crate) struct Shared {
+    org: RwLock<Org>,
+    pub(crate) config: SimConfig,
+    pub(crate) log: RequestLog,
+    local_addr: SocketAddr,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Shared {
+    pub(crate) fn org(&self) -> RwLockReadGuard<'_, Org> {
+        self.org.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn org_mut(&self) -> RwLockWriteGuard<'_, Org> {
+        self.org.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `http://host:port` as the client addressed us, so that every link
+    /// we hand out leads back the same way.
+    pub(crate) fn origin(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.config.public_url {
+            return render::origin(url).to_owned();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(|| self.local_addr.to_string(), str::to_owned);
+        format!("http://{host}")
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct OktaSim {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl OktaSim {
+    /// Serves `org` on `127.0.0.1` at a free port.
+    pub async fn start(org: Org, config: SimConfig) -> io::Result<OktaSim> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), org, config).await
+    }
+
+    /// Serves `org` on a given address (port 0 picks a free one).
+    pub async fn start_on(addr: SocketAddr, org: Org, config: SimConfig) -> io::Result<OktaSim> {
+        Self::start_with_listener(TcpListener::bind(addr).await?, org, config).await
+    }
+
+    /// Serves `org` on an already bound listener.
+    pub async fn start_with_listener(
+        listener: TcpListener,
+        org: Org,
+        config: SimConfig,
+    ) -> io::Result<OktaSim> {
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            org: RwLock::new(org),
+            config,
+            log: RequestLog::new(),
+            local_addr: addr,
+            shutdown: CancellationToken::new(),
+        });
+        let task = tokio::spawn(serve_shared(listener, shared.clone()));
+        tracing::debug!(%addr, "okta-sim listening");
+        Ok(OktaSim {
+            addr,
+            shared,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/`, the org URL a client is configured with.
+    pub fn base_url(&self) -> Url {
+        Url::parse(&format!("http://{}/", self.addr)).expect("a socket address forms a valid URL")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The token the simulator accepts.
+    pub fn token(&self) -> &str {
+        &self.shared.config.token
+    }
+
+    /// A snapshot of the org as it is now.
+    pub fn org(&self) -> Org {
+        self.shared.org().clone()
+    }
+
+    /// Requests served so far, per endpoint family.
+    pub fn requests(&self) -> RequestStats {
+        self.shared.log.stats()
+    }
+
+    /// Every request served so far, in arrival order.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.shared.log.records()
+    }
+
+    /// Forgets the requests served so far (between two phases of a test).
+    pub fn reset_request_log(&self) {
+        self.shared.log.clear();
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 5 s), stops.
+    pub async fn shutdown(mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for OktaSim {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn serve_shared(listener: TcpListener, shared: Arc<Shared>) -> io::Result<()> {
+    let stop = shared.shutdown.clone();
+    let app = routes::router(shared).into_make_service_with_connect_info::<Conn>();
+    axum::serve(SimListener(listener), app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+}
+
+/// Serves `org` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    org: Org,
+    config: SimConfig,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let sim = OktaSim::start_with_listener(listener, org, config).await?;
+    shutdown.cancelled().await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// The one call behind `dirsync okta-sim --port P --users N --groups G
+/// --seed S`: generates the org, serves it on `addr` until `shutdown`.
+pub async fn run_standalone(
+    addr: SocketAddr,
+    spec: &OrgSpec,
+    config: SimConfig,
+    shutdown: CancellationToken,
+) -> Result<(), SimError> {
+    let org = generate(spec);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| SimError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(SimError::Serve)?;
+    tracing::info!(
+        url = %format!("http://{local}"),
+        users = spec.users,
+        groups = spec.groups,
+        seed = spec.seed,
+        "okta-sim serving"
+    );
+    serve(listener, org, config, shutdown)
+        .await
+        .map_err(SimError::Serve)
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests of the simulator over real HTTP (one test binary).
+
+mod errors;
+mod generation;
+mod groups;
+mod helpers;
+mod users;

@@ -1,0 +1,364 @@
+//! The client: page-at-a-time access by absolute URL.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::de::DeserializeOwned;
+use url::{Origin, Url};
+
+use crate::config::ClientConfig;
+use crate::error::OktaError;
+use crate::family::Family;
+use crate::group::Group;
+use crate::limiter::Limiter;
+use crate::link;
+use crate::org_url::OrgUrl;
+use crate::organization::Organization;
+use crate::retry::RetryState;
+use crate::stats::{ClientStats, Counters, Outcome};
+use crate::token::ApiToken;
+use crate::user::User;
+
+/// One page of a collection, and where the chain goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The absolute URL of the next page (`Link: <...>; rel="next"`), already
+    /// checked to be on one of the tenant's origins; `None` ends the chain.
+    pub next: Option<Url>,
+}
+
+/// A tenant's Okta client. Cheap to clone: clones share the connection
+/// pool, the allowed origins and the counters.
+#[derive(Clone)]
+pub struct OktaClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    org: OrgUrl,
+    token: ApiToken,
+    config: ClientConfig,
+    /// Origins a URL may have before the token is sent to it.
+    origins: RwLock<HashSet<Origin>>,
+    counters: Counters,
+    limiter: Limiter,
+}
+
+/// Whether a request carries the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    Token,
+    Anonymous,
+}
+
+impl std::fmt::Debug for OktaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaClient")
+            .field("org", &self.inner.org)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OktaClient {
+    /// Builds a client for one tenant. No request is made.
+    pub fn new(org: OrgUrl, token: ApiToken, config: ClientConfig) -> Result<Self, OktaError> {
+        config.validate()?;
+        token.authorization()?;
+        if HeaderValue::from_str(&config.user_agent).is_err() {
+            return Err(OktaError::InvalidConfig {
+                key: "user_agent",
+                reason: "must be a valid HTTP header value",
+            });
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            // A redirect could lead off the tenant's origins; Okta's API
+            // does not redirect, so a 3xx is reported, never followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(!org.is_insecure())
+            .build()
+            .map_err(|_| OktaError::InvalidConfig {
+                key: "http_client",
+                reason: "the HTTP client could not be built (TLS setup)",
+            })?;
+        let origins = RwLock::new(HashSet::from([org.as_url().origin()]));
+        let limiter = Limiter::new(&config);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                org,
+                token,
+                config,
+                origins,
+                counters: Counters::default(),
+                limiter,
+            }),
+        })
+    }
+
+    /// The configured instance URL.
+    pub fn org_url(&self) -> &OrgUrl {
+        &self.inner.org
+    }
+
+    /// Counters since the client was built (shared by its clones).
+    pub fn stats(&self) -> ClientStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Trusts another origin of this tenant (e.g. the canonical domain stored
+    /// from an earlier [`OktaClient::organization`] call), so that checkpointed
+    /// URLs on it can be resumed.
+    pub fn allow_origin(&self, origin: &OrgUrl) {
+        let mut origins = self
+            .inner
+            .origins
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        origins.insert(origin.as_url().origin());
+    }
+
+    /// Whether the token may be sent to `url`'s origin.
+    pub fn is_allowed(&self, url: &Url) -> bool {
+        let origins = self.inner.origins.read().unwrap_or_else(|e| e.into_inner());
+        origins.contains(&url.origin())
+    }
+
+    /// `GET /.well-known/okta-organization`, without the token: verifies the
+    /// instance URL is an Okta org and learns its canonical (and alternate)
+    /// domain, which become allowed origins for `next` links.
+    pub async fn organization(&self) -> Result<Organization, OktaError> {
+        let url = self.inner.org.join("/.well-known/okta-organization");
+        let allow_insecure = self.inner.org.is_insecure();
+        let org = self
+            .fetch(&url, Auth::Anonymous, |_, body| {
+                Organization::from_json(body, allow_insecure).map_err(|reason| {
+                    OktaError::Malformed {
+                        path: path_and_query(&url),
+                        reason,
+                    }
+                })
+            })
+            .await?;
+        self.allow_origin(&org.domain);
+        if let Some(alternate) = &org.alternate {
+            self.allow_origin(alternate);
+        }
+        Ok(org)
+    }
+
+    /// The first page of `GET /api/v1/users`. Any `filter` (or none) is passed
+    /// as is; note that only a filtered listing includes DEPROVISIONED users.
+    pub fn users_url(&self, filter: Option<&str>, limit: u32) -> Url {
+        let mut url = self.inner.org.join("/api/v1/users");
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit.to_string());
+            if let Some(filter) = filter {
+                query.append_pair("filter", filter);
+            }
+        }
+        url
+    }
+
+    /// The first page of `GET /api/v1/groups`, with member counts when
+    /// `expand_stats` (so empty groups need no member chain).
+    pub fn groups_url(&self, filter: Option<&str>, expand_stats: bool, limit: u32) -> Url {
+        let mut url = self.inner.org.join("/api/v1/groups");
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit.to_string());
+            if let Some(filter) = filter {
+                query.append_pair("filter", filter);
+            }
+            if expand_stats {
+                query.append_pair("expand", "stats");
+            }
+        }
+        url
+    }
+
+    /// The first page of `GET /api/v1/groups/{id}/users`.
+    pub fn group_members_url(&self, group_id: &str, limit: u32) -> Url {
+        let mut url = self.inner.org.join("/api/v1/groups");
+        push_segments(&mut url, &[group_id, "users"]);
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string());
+        url
+    }
+
+    /// One page of users (from [`OktaClient::users_url`] or a `next` link).
+    pub async fn users_page(&self, url: &Url) -> Result<Page<User>, OktaError> {
+        self.page(url).await
+    }
+
+    /// One page of groups (from [`OktaClient::groups_url`] or a `next` link).
+    pub async fn groups_page(&self, url: &Url) -> Result<Page<Group>, OktaError> {
+        self.page(url).await
+    }
+
+    /// One page of a group's members.
+    pub async fn group_members_page(&self, url: &Url) -> Result<Page<User>, OktaError> {
+        self.page(url).await
+    }
+
+    /// `GET /api/v1/users/{id}`; `None` when Okta answers 404 (the user was
+    /// deleted), which is what the sweep needs to confirm a deletion.
+    pub async fn get_user(&self, id: &str) -> Result<Option<User>, OktaError> {
+        let mut url = self.inner.org.join("/api/v1/users");
+        push_segments(&mut url, &[id]);
+        let result = self
+            .fetch(&url, Auth::Token, |_, body| parse_json::<User>(&url, body))
+            .await;
+        match result {
+            Ok(user) => Ok(Some(user)),
+            Err(OktaError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn page<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, OktaError> {
+        self.fetch(url, Auth::Token, |headers, body| {
+            let items = parse_json::<Vec<T>>(url, body)?;
+            let next = self.next_link(url, headers)?;
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    /// The `next` link, resolved against the page's URL and refused unless it
+    /// stays on the tenant's origins: it is checkpointed and later fetched
+    /// with the token, so it is checked before anyone can store it.
+    fn next_link(&self, page: &Url, headers: &HeaderMap) -> Result<Option<Url>, OktaError> {
+        let Some(target) = link::next_from_headers(headers) else {
+            return Ok(None);
+        };
+        let next = page.join(&target).map_err(|e| OktaError::Malformed {
+            path: path_and_query(page),
+            reason: format!("invalid next link: {e}"),
+        })?;
+        self.check_origin(&next)?;
+        Ok(Some(next))
+    }
+
+    fn check_origin(&self, url: &Url) -> Result<(), OktaError> {
+        if self.is_allowed(url) {
+            Ok(())
+        } else {
+            Err(OktaError::ForeignLink {
+                origin: url.origin().ascii_serialization(),
+                path: path_and_query(url),
+            })
+        }
+    }
+
+    /// One logical request: origin check, attempts, retries.
+    async fn fetch<T>(
+        &self,
+        url: &Url,
+        auth: Auth,
+        parse: impl Fn(&HeaderMap, &[u8]) -> Result<T, OktaError>,
+    ) -> Result<T, OktaError> {
+        if auth == Auth::Token {
+            self.check_origin(url)?;
+        }
+        let family = Family::from_path(url.path());
+        let mut retry = RetryState::new(&self.inner.config);
+        loop {
+            let err = match self.attempt(url, family, auth, &parse).await {
+                Ok(value) => return Ok(value),
+                Err(err) => err.scrubbed(&self.inner.token),
+            };
+            let Some(delay) = retry.next_delay(&err) else {
+                return Err(err);
+            };
+            tracing::debug!(
+                family = %family,
+                error = %err,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "retrying Okta request"
+            );
+            self.inner.counters.retry();
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One HTTP exchange, classified.
+    async fn attempt<T>(
+        &self,
+        url: &Url,
+        family: Family,
+        auth: Auth,
+        parse: &impl Fn(&HeaderMap, &[u8]) -> Result<T, OktaError>,
+    ) -> Result<T, OktaError> {
+        let path = path_and_query(url);
+        let mut request = self
+            .inner
+            .http
+            .get(url.clone())
+            .header(ACCEPT, "application/json");
+        if auth == Auth::Token {
+            request = request.header(AUTHORIZATION, self.inner.token.authorization()?);
+        }
+        let limiter = &self.inner.limiter;
+        // Held until the body is read: a request is in flight until then.
+        let _permit = limiter.acquire(family, &self.inner.counters).await;
+        let sent = request.send().await;
+        let transport = |e: reqwest::Error| {
+            OktaError::from_transport(&e, url.host_str().unwrap_or_default(), &path)
+        };
+        let mut response = match sent {
+            Ok(response) => response,
+            Err(e) => {
+                self.inner.counters.record(Outcome::NoResponse);
+                return Err(transport(e));
+            }
+        };
+        let status = response.status();
+        self.inner
+            .counters
+            .record(Outcome::Response(status.as_u16()));
+        let headers = std::mem::take(response.headers_mut());
+        limiter.observe(family, status, &headers);
+        // A body cut off mid-way is a transport failure, hence transient.
+        let body = response.bytes().await.map_err(transport)?;
+        tracing::trace!(
+            status = status.as_u16(),
+            bytes = body.len(),
+            "Okta response"
+        );
+        if status.is_success() {
+            parse(&headers, &body)
+        } else {
+            Err(OktaError::from_response(status, &headers, &body, &path))
+        }
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(url: &Url, body: &[u8]) -> Result<T, OktaError> {
+    serde_json::from_slice(body).map_err(|e| OktaError::Malformed {
+        path: path_and_query(url),
+        reason: e.to_string(),
+    })
+}
+
+/// Appends percent-encoded path segments (ids and logins may hold `@`, `/`).
+fn push_segments(url: &mut Url, segments: &[&str]) {
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.extend(segments);
+    }
+}
+
+/// What errors show of a URL: path and query, never the host's userinfo
+/// (which `OrgUrl` refuses anyway) nor any header.
+pub(crate) fn path_and_query(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
+}

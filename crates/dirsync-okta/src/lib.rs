@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod config;
+mod error;
+mod family;
+mod group;
+mod limiter;
+pub mod link;
+mod org_url;
+mod organization;
+mod rate_headers;
+mod retry;
+mod stats;
+mod token;
+mod user;
+mod wire;
+
+pub use client::{OktaClient, Page};
+pub use config::ClientConfig;
+pub use error::{ErrorDetail, OktaError};
+pub use family::Family;
+pub use group::{Group, GroupType};
+pub use org_url::{OrgUrl, OrgUrlError};
+pub use organization::Organization;
+pub use rate_headers::RateLimitHeaders;
+pub use stats::ClientStats;
+pub use token::ApiToken;
+pub use user::{User, UserProfile, UserStatus};

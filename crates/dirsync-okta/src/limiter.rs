@@ -1,0 +1,236 @@
+//! Staying inside the tenant's Okta budget.
+//!
+//! One client serves one tenant, so there is one budget per endpoint family
+//! here, made of three parts:
+//!
+//! - a governor GCRA limiter at the family's per-minute budget (less the
+//!   reserve), whose burst is the whole window's budget: a small sync is not
+//!   paced at all, a large one is paced once the burst is spent;
+//! - a *hold*: when a response says `remaining` fell to the reserve, or a 429
+//!   arrives, every request of that family waits until the window resets
+//!   (measured against the response's `Date`, plus jitter);
+//! - a semaphore capping requests in flight for the whole org (Okta's
+//!   concurrency limit is per org, not per family).
+//!
+//! The limiter starts from Okta's documented limits times the token's share
+//! and adapts to `X-Rate-Limit-Limit` as soon as a response carries it.
+//! Time is tokio's, so tests can pause it. governor limits one process: the
+//! budget holds across pods only while one worker owns a tenant's run.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::config::ClientConfig;
+use crate::family::Family;
+use crate::rate_headers::RateLimitHeaders;
+use crate::retry::jitter;
+use crate::stats::Counters;
+
+/// governor's clock on tokio's time: durations since the limiter was built.
+#[derive(Debug, Clone, Copy)]
+struct TokioClock {
+    origin: Instant,
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// Held while a request is in flight; dropping it frees a concurrency slot.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    _slot: OwnedSemaphorePermit,
+}
+
+pub(crate) struct Limiter {
+    families: [Mutex<Budget>; 4],
+    in_flight: Arc<Semaphore>,
+    clock: TokioClock,
+    reserve: f64,
+    jitter: Duration,
+    max_wait: Duration,
+}
+
+/// One family's state. The lock is never held across an await.
+struct Budget {
+    gcra: Arc<Gcra>,
+    /// The window budget the GCRA was built for (Okta's limit for the token).
+    limit: u32,
+    /// The current window as last reported: its reset (epoch seconds) and the
+    /// lowest `remaining` seen for it (responses can arrive out of order).
+    window: Option<(i64, u32)>,
+    /// Requests of this family wait until then.
+    hold_until: Option<Instant>,
+}
+
+impl Limiter {
+    pub(crate) fn new(config: &ClientConfig) -> Self {
+        let clock = TokioClock {
+            origin: Instant::now(),
+        };
+        let families = Family::ALL.map(|family| {
+            let documented = f64::from(family.documented_limit_per_minute());
+            let limit = (documented * config.token_share).floor().max(1.0) as u32;
+            Mutex::new(Budget {
+                gcra: Arc::new(gcra(limit, config.reserve, clock)),
+                limit,
+                window: None,
+                hold_until: None,
+            })
+        });
+        Self {
+            families,
+            in_flight: Arc::new(Semaphore::new(config.max_concurrency as usize)),
+            clock,
+            reserve: config.reserve,
+            jitter: config.rate_limit_jitter,
+            max_wait: config.max_rate_limit_wait,
+        }
+    }
+
+    /// Waits until a request of `family` may go: past any hold, within the
+    /// pace, and with a free concurrency slot.
+    pub(crate) async fn acquire(&self, family: Family, counters: &Counters) -> Permit {
+        loop {
+            let (hold_until, gcra) = {
+                let budget = self.lock(family);
+                (budget.hold_until, budget.gcra.clone())
+            };
+            if let Some(until) = hold_until.filter(|t| *t > Instant::now()) {
+                counters.budget_wait();
+                tracing::debug!(
+                    family = %family,
+                    wait_ms = millis(until.saturating_duration_since(Instant::now())),
+                    "waiting for the Okta rate-limit window to reset"
+                );
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            match gcra.check() {
+                Ok(()) => break,
+                // Loop rather than proceed: a hold may be set meanwhile.
+                Err(not_until) => {
+                    tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+                }
+            }
+        }
+        let slot = self
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        Permit { _slot: slot }
+    }
+
+    /// Learns from a response's headers: adapts the budget to Okta's limit
+    /// and holds the family when the reserve is reached or on a 429.
+    pub(crate) fn observe(&self, family: Family, status: StatusCode, headers: &HeaderMap) {
+        let rate = RateLimitHeaders::parse(headers);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // A concurrency 429 says nothing about the family's window; the
+            // retry backs off briefly instead.
+            if !rate.is_concurrency_limit() {
+                self.hold(family, &rate, Duration::from_secs(1));
+            }
+            return;
+        }
+        let (Some(limit), Some(remaining)) = (rate.limit, rate.remaining) else {
+            return;
+        };
+        if limit == 0 {
+            return;
+        }
+        let remaining = self.track_window(family, &rate, limit, remaining);
+        if remaining <= reserve_count(limit, self.reserve) {
+            self.hold(family, &rate, Duration::ZERO);
+        }
+    }
+
+    /// Records the window and returns the lowest `remaining` seen for it;
+    /// rebuilds the GCRA when Okta's limit differs from the one assumed.
+    fn track_window(
+        &self,
+        family: Family,
+        rate: &RateLimitHeaders,
+        limit: u32,
+        remaining: u32,
+    ) -> u32 {
+        let reset = rate
+            .reset_at
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(i64::MAX);
+        let mut budget = self.lock(family);
+        let remaining = match budget.window {
+            Some((known, _)) if reset < known => return remaining, // a late answer
+            Some((known, lowest)) if reset == known => lowest.min(remaining),
+            _ => remaining,
+        };
+        budget.window = Some((reset, remaining));
+        if limit != budget.limit {
+            let gcra = gcra(limit, self.reserve, self.clock);
+            // A fresh GCRA would grant a full burst again: spend what the
+            // window has already used.
+            if let Some(used) = NonZeroU32::new(limit.saturating_sub(remaining)) {
+                let _ = gcra.check_n(used);
+            }
+            tracing::debug!(family = %family, limit, "adapting to Okta's rate limit");
+            budget.gcra = Arc::new(gcra);
+            budget.limit = limit;
+        }
+        remaining
+    }
+
+    /// Holds the family until the window resets (Date-relative, capped), plus
+    /// jitter; `fallback` when the response has no reset.
+    fn hold(&self, family: Family, rate: &RateLimitHeaders, fallback: Duration) {
+        let wait = rate.until_reset().unwrap_or(fallback).min(self.max_wait);
+        if wait.is_zero() && rate.until_reset().is_none() {
+            return;
+        }
+        let until = Instant::now() + wait + jitter(self.jitter);
+        let mut budget = self.lock(family);
+        if budget.hold_until.is_none_or(|t| t < until) {
+            budget.hold_until = Some(until);
+        }
+    }
+
+    fn lock(&self, family: Family) -> std::sync::MutexGuard<'_, Budget> {
+        self.families[family.index()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A GCRA for a window budget of `limit`, less the reserve, all of it
+/// available as a burst.
+fn gcra(limit: u32, reserve: f64, clock: TokioClock) -> Gcra {
+    let usable = limit.saturating_sub(reserve_count(limit, reserve)).max(1);
+    let usable = NonZeroU32::new(usable).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::direct_with_clock(Quota::per_minute(usable), clock)
+}
+
+/// Requests of a window left for the customer's other integrations.
+fn reserve_count(limit: u32, reserve: f64) -> u32 {
+    (f64::from(limit) * reserve).ceil() as u32
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,32 @@
+//! The client against a local scripted HTTP server: real requests, real
+//! headers, real failures.
+
+mod errors;
+mod pages;
+mod server;
+
+/// A user as Okta lists it.
+pub fn user_json(id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","status":"ACTIVE","created":"2024-01-02T03:04:05.000Z",
+            "activated":null,"statusChanged":"2024-01-02T03:04:06.000Z","lastLogin":null,
+            "lastUpdated":"2024-02-02T03:04:05.000Z","passwordChanged":null,
+            "type":{{"id":"oty1"}},
+            "profile":{{"login":"{id}@example.com","email":"{id}@example.com","title":"Engineer"}},
+            "_links":{{"self":{{"href":"https://ignored.example.com/api/v1/users/{id}"}}}}}}"#
+    )
+}
+
+/// A group as Okta lists it with `expand=stats`.
+pub fn group_json(id: &str, members: u64) -> String {
+    format!(
+        r#"{{"id":"{id}","created":"2024-01-02T03:04:05.000Z","lastUpdated":"2024-01-02T03:04:05.000Z",
+            "lastMembershipUpdated":"2024-03-02T03:04:05.000Z","objectClass":["okta:user_group"],
+            "type":"OKTA_GROUP","profile":{{"name":"Group {id}","description":null}},
+            "_embedded":{{"stats":{{"usersCount":{members}}}}}}}"#
+    )
+}
+
+pub fn list(items: &[String]) -> String {
+    format!("[{}]", items.join(","))
+}

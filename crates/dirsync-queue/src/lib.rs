@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+mod broker;
+mod config;
+mod consumer;
+mod error;
+mod publisher;
+mod topology;
+
+pub use broker::Broker;
+pub use config::QueueConfig;
+pub use consumer::{Consumer, Delivery};
+pub use error::QueueError;
+pub use publisher::Publisher;
+pub use topology::Topology;

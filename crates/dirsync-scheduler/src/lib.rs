@@ -1,0 +1,155 @@
+#![doc = include_str!("../README.md")]
+
+use dirsync_domain::{SyncMode, SyncRequested, Trigger, WorkerMessage};
+use dirsync_queue::{Broker, Publisher, QueueConfig, QueueError, Topology};
+use dirsync_store::{NewRun, RunRecord, Store, StoreError};
+use serde::Deserialize;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// `scheduler.*` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// How often the sweep runs.
+    pub tick_ms: u64,
+    /// A queued run whose request nobody took for this long is sent again.
+    pub stale_queued_ms: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            tick_ms: 5_000,
+            stale_queued_ms: 120_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SchedulerDeps {
+    pub store: Store,
+    pub queue: QueueConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Asks for a sync of `tenant_id`. Returns the run and whether it is new; an
+/// active run is returned as it is, not doubled.
+pub async fn request_sync(
+    store: &Store,
+    publisher: &Publisher,
+    topology: &Topology,
+    tenant_id: Uuid,
+    mode: SyncMode,
+    trigger: Trigger,
+) -> Result<(RunRecord, bool), ScheduleError> {
+    let (run, created) = store
+        .request_run(NewRun {
+            tenant_id,
+            mode,
+            trigger,
+        })
+        .await?;
+    if created {
+        // If this publish is lost, the sweep sends the request again.
+        publish_request(publisher, topology, run.id, tenant_id, mode, trigger, 1).await?;
+    }
+    Ok((run, created))
+}
+
+async fn publish_request(
+    publisher: &Publisher,
+    topology: &Topology,
+    run_id: Uuid,
+    tenant_id: Uuid,
+    mode: SyncMode,
+    trigger: Trigger,
+    attempt: u32,
+) -> Result<(), QueueError> {
+    let queue = match trigger {
+        Trigger::Manual => topology.manual_requests(),
+        Trigger::Scheduled => topology.scheduled_requests(),
+    };
+    let message = WorkerMessage::SyncRequested(SyncRequested {
+        tenant_id,
+        run_id,
+        mode,
+        attempt,
+    });
+    publisher
+        .publish(&queue, &message, &format!("{run_id}/request/{attempt}"))
+        .await
+}
+
+/// One sweep: re-sends the request of every run that lost its worker or its
+/// message. Returns how many were sent.
+pub async fn redeliver_once(
+    store: &Store,
+    publisher: &Publisher,
+    topology: &Topology,
+    stale_queued: Duration,
+) -> Result<usize, ScheduleError> {
+    let runs = store.runs_to_redeliver(stale_queued).await?;
+    for (run_id, tenant_id, mode, trigger, attempt) in &runs {
+        tracing::info!(%run_id, %tenant_id, attempt, "re-sending the request of an orphaned run");
+        publish_request(
+            publisher,
+            topology,
+            *run_id,
+            *tenant_id,
+            *mode,
+            *trigger,
+            attempt + 1,
+        )
+        .await?;
+    }
+    Ok(runs.len())
+}
+
+/// Sweeps every `tick_ms` until `shutdown`, reconnecting as needed.
+pub async fn run(
+    config: SchedulerConfig,
+    deps: SchedulerDeps,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let tick = Duration::from_millis(config.tick_ms);
+    let stale = Duration::from_millis(config.stale_queued_ms);
+    while !shutdown.is_cancelled() {
+        if let Err(e) = session(&deps, tick, stale, &shutdown).await {
+            tracing::warn!(error = %e, "scheduler lost the broker or the database; retrying");
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn session(
+    deps: &SchedulerDeps,
+    tick: Duration,
+    stale: Duration,
+    shutdown: &CancellationToken,
+) -> Result<(), ScheduleError> {
+    let broker = Broker::connect(&deps.queue, "dirsync-scheduler").await?;
+    let publisher = broker.publisher().await?;
+    tracing::info!("scheduler sweeping");
+    loop {
+        redeliver_once(&deps.store, &publisher, broker.topology(), stale).await?;
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+    broker.close().await;
+    Ok(())
+}

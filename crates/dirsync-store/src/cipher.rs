@@ -1,0 +1,212 @@
+//! Okta API tokens at rest: AES-256-GCM with a fresh random nonce per
+//! record, the tenant id bound as associated data (a ciphertext copied to
+//! another tenant's row does not decrypt), and the key id stored beside it
+//! so keys can rotate.
+
+use aes_gcm::{
+    Aes256Gcm, KeyInit, Nonce,
+    aead::{Aead, Generate, Payload},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::{collections::BTreeMap, path::PathBuf};
+use uuid::Uuid;
+
+const NONCE_LEN: usize = 12;
+
+/// `secrets.*` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Id stored beside each ciphertext; change it when the key changes.
+    pub key_id: Option<String>,
+    /// 32 bytes, base64 (`openssl rand -base64 32`).
+    pub key: Option<SecretString>,
+    /// A file holding `key` (a mounted Kubernetes secret).
+    pub key_file: Option<PathBuf>,
+    /// Earlier keys by id, still able to decrypt until `dirsync keys rotate` has run.
+    pub previous_keys: BTreeMap<String, SecretString>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CipherError {
+    #[error(
+        "no token encryption key: set `secrets.key` (DIRSYNC_SECRETS__KEY, 32 bytes in base64) \
+         or `secrets.key_file`"
+    )]
+    NoKey,
+    #[error("`{setting}` must be 32 bytes encoded in base64")]
+    BadKey { setting: String },
+    #[error("cannot read `secrets.key_file` {path}: {source}")]
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no key with id `{0}` is configured to decrypt this token")]
+    UnknownKeyId(String),
+    #[error("a stored token does not decrypt (wrong key, or the row was tampered with)")]
+    Decrypt,
+}
+
+/// Encrypts and decrypts tenants' tokens. Never logs or prints them.
+#[derive(Clone)]
+pub struct TokenCipher {
+    active_id: String,
+    keys: BTreeMap<String, Aes256Gcm>,
+}
+
+impl std::fmt::Debug for TokenCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCipher")
+            .field("active_id", &self.active_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCipher {
+    pub fn from_config(config: &SecretsConfig) -> Result<TokenCipher, CipherError> {
+        let key = match (&config.key, &config.key_file) {
+            (Some(key), _) => key.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| SecretString::from(s.trim().to_owned()))
+                .map_err(|source| CipherError::KeyFile {
+                    path: path.display().to_string(),
+                    source,
+                })?,
+            (None, None) => return Err(CipherError::NoKey),
+        };
+        let active_id = config.key_id.clone().unwrap_or_else(|| "k1".into());
+        let mut keys = BTreeMap::new();
+        keys.insert(active_id.clone(), aes_key(&key, "secrets.key")?);
+        for (id, old) in &config.previous_keys {
+            keys.insert(
+                id.clone(),
+                aes_key(old, &format!("secrets.previous_keys.{id}"))?,
+            );
+        }
+        Ok(TokenCipher { active_id, keys })
+    }
+
+    pub fn active_key_id(&self) -> &str {
+        &self.active_id
+    }
+
+    /// Returns `(key id, nonce || ciphertext)`.
+    pub fn encrypt(&self, tenant_id: Uuid, token: &SecretString) -> (String, Vec<u8>) {
+        let cipher = &self.keys[&self.active_id];
+        let nonce = Nonce::generate();
+        let payload = Payload {
+            msg: token.expose_secret().as_bytes(),
+            aad: tenant_id.as_bytes(),
+        };
+        let sealed = cipher
+            .encrypt(&nonce, payload)
+            .expect("AES-GCM encryption of a short token cannot fail");
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(nonce.as_slice());
+        out.extend_from_slice(&sealed);
+        (self.active_id.clone(), out)
+    }
+
+    pub fn decrypt(
+        &self,
+        tenant_id: Uuid,
+        key_id: &str,
+        stored: &[u8],
+    ) -> Result<SecretString, CipherError> {
+        let cipher = self
+            .keys
+            .get(key_id)
+            .ok_or_else(|| CipherError::UnknownKeyId(key_id.to_owned()))?;
+        if stored.len() <= NONCE_LEN {
+            return Err(CipherError::Decrypt);
+        }
+        let (nonce, sealed) = stored.split_at(NONCE_LEN);
+        let nonce = Nonce::try_from(nonce).map_err(|_| CipherError::Decrypt)?;
+        let plain = cipher
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: sealed,
+                    aad: tenant_id.as_bytes(),
+                },
+            )
+            .map_err(|_| CipherError::Decrypt)?;
+        String::from_utf8(plain)
+            .map(SecretString::from)
+            .map_err(|_| CipherError::Decrypt)
+    }
+}
+
+fn aes_key(encoded: &SecretString, setting: &str) -> Result<Aes256Gcm, CipherError> {
+    let bad = || CipherError::BadKey {
+        setting: setting.to_owned(),
+    };
+    let bytes = STANDARD
+        .decode(encoded.expose_secret().trim())
+        .map_err(|_| bad())?;
+    Aes256Gcm::new_from_slice(&bytes).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(id: &str, key: &str) -> SecretsConfig {
+        SecretsConfig {
+            key_id: Some(id.into()),
+            key: Some(key.into()),
+            ..Default::default()
+        }
+    }
+
+    const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const KEY_B: &str = "HxwdHhobGBkWFxQVEhMQEQ4PDA0KCwgJBgcEBQIDAAE=";
+
+    #[test]
+    fn a_token_round_trips_and_is_not_stored_in_clear() {
+        let cipher = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
+        let tenant = Uuid::new_v4();
+        let (id, sealed) = cipher.encrypt(tenant, &"00abcSECRETtoken".into());
+        assert_eq!(id, "k1");
+        assert!(!sealed.windows(6).any(|w| w == b"SECRET"));
+        let back = cipher.decrypt(tenant, &id, &sealed).unwrap();
+        assert_eq!(back.expose_secret(), "00abcSECRETtoken");
+    }
+
+    #[test]
+    fn a_ciphertext_moved_to_another_tenant_does_not_decrypt() {
+        let cipher = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
+        let (id, sealed) = cipher.encrypt(Uuid::new_v4(), &"token".into());
+        assert!(matches!(
+            cipher.decrypt(Uuid::new_v4(), &id, &sealed),
+            Err(CipherError::Decrypt)
+        ));
+    }
+
+    #[test]
+    fn previous_keys_still_decrypt_after_rotation() {
+        let tenant = Uuid::new_v4();
+        let old = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
+        let (id, sealed) = old.encrypt(tenant, &"token".into());
+        let mut rotated = config("k2", KEY_B);
+        rotated.previous_keys.insert("k1".into(), KEY_A.into());
+        let new = TokenCipher::from_config(&rotated).unwrap();
+        assert_eq!(
+            new.decrypt(tenant, &id, &sealed).unwrap().expose_secret(),
+            "token"
+        );
+        assert_eq!(new.encrypt(tenant, &"token".into()).0, "k2");
+    }
+
+    #[test]
+    fn a_bad_key_names_its_setting() {
+        let err = TokenCipher::from_config(&config("k1", "short")).unwrap_err();
+        assert!(err.to_string().contains("secrets.key"), "{err}");
+        assert!(matches!(
+            TokenCipher::from_config(&SecretsConfig::default()),
+            Err(CipherError::NoKey)
+        ));
+    }
+}

@@ -1,0 +1,416 @@
+//! The directory rows: set-based upserts that skip unchanged rows, and the
+//! run's exactly-once finalize.
+
+use crate::{Store, StoreError};
+use dirsync_domain::{GroupRecord, PageFetched, PagePayload, RunState, UserRecord};
+use std::collections::{BTreeMap, BTreeSet};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The pages of one writer batch, applied in one transaction.
+pub struct PageBatch<'a> {
+    pub pages: Vec<&'a PageFetched>,
+}
+
+/// What a batch did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct WrittenBatch {
+    /// Pages applied now.
+    pub applied: usize,
+    /// Pages that had been applied before (redelivery or refetch): skipped.
+    pub duplicates: usize,
+    /// Runs that got pages in this batch; each may now be complete.
+    pub runs: BTreeSet<Uuid>,
+    pub users_changed: u64,
+    pub groups_changed: u64,
+    pub memberships_added: u64,
+}
+
+/// Per-run tallies accumulated over a batch.
+#[derive(Default)]
+struct RunTally {
+    users_seen: i64,
+    groups_seen: i64,
+    memberships_seen: i64,
+    users_changed: i64,
+    groups_changed: i64,
+    memberships_added: i64,
+}
+
+/// What a tenant's synced directory holds, for summaries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DirectoryCounts {
+    pub users_by_status: BTreeMap<String, i64>,
+    pub groups: i64,
+    pub memberships: i64,
+}
+
+impl Store {
+    /// Applies pages not applied before, in one transaction, rows sorted by
+    /// key so concurrent writers lock in the same order (no deadlocks).
+    pub async fn apply_pages(&self, batch: PageBatch<'_>) -> Result<WrittenBatch, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = claim_pages(&mut tx, &batch.pages).await?;
+        let mut written = WrittenBatch {
+            applied: fresh.len(),
+            duplicates: batch.pages.len() - fresh.len(),
+            ..Default::default()
+        };
+        let mut tallies: BTreeMap<Uuid, RunTally> = BTreeMap::new();
+        // Okta repeats a row across pages when data moves mid-listing: last wins.
+        let mut users: BTreeMap<(Uuid, &str), (Uuid, &UserRecord)> = BTreeMap::new();
+        let mut groups: BTreeMap<(Uuid, &str), (Uuid, &GroupRecord)> = BTreeMap::new();
+        let mut members: BTreeSet<(Uuid, &str, &str, Uuid)> = BTreeSet::new();
+        for page in &fresh {
+            written.runs.insert(page.run_id);
+            let tally = tallies.entry(page.run_id).or_default();
+            match &page.payload {
+                PagePayload::Users { users: rows } => {
+                    tally.users_seen += rows.len() as i64;
+                    for u in rows {
+                        users.insert((page.tenant_id, u.okta_id.as_str()), (page.run_id, u));
+                    }
+                }
+                PagePayload::Groups { groups: rows } => {
+                    tally.groups_seen += rows.len() as i64;
+                    for g in rows {
+                        groups.insert((page.tenant_id, g.okta_id.as_str()), (page.run_id, g));
+                    }
+                }
+                PagePayload::Members { group_id, user_ids } => {
+                    tally.memberships_seen += user_ids.len() as i64;
+                    for u in user_ids {
+                        members.insert((
+                            page.tenant_id,
+                            group_id.as_str(),
+                            u.as_str(),
+                            page.run_id,
+                        ));
+                    }
+                }
+            }
+        }
+        for run in upsert_users(&mut tx, &users).await? {
+            tallies.entry(run).or_default().users_changed += 1;
+            written.users_changed += 1;
+        }
+        for run in upsert_groups(&mut tx, &groups).await? {
+            tallies.entry(run).or_default().groups_changed += 1;
+            written.groups_changed += 1;
+        }
+        for run in insert_members(&mut tx, &members).await? {
+            tallies.entry(run).or_default().memberships_added += 1;
+            written.memberships_added += 1;
+        }
+        add_tallies(&mut tx, &tallies).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Finalizes the run if its fetch has ended and every published page is
+    /// written. Runs at most once per run: the row lock and the state check
+    /// make a second caller see `succeeded` and do nothing.
+    pub async fn try_finalize(&self, run_id: Uuid) -> Result<Option<RunState>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(Uuid, String, Option<i32>)> = sqlx::query_as(
+            "SELECT tenant_id, state, pages_total FROM sync_runs WHERE id = $1 FOR UPDATE",
+        )
+        .bind(run_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((tenant_id, state, Some(total))) = row else {
+            return Ok(None);
+        };
+        if state != RunState::Running.as_str() {
+            return Ok(None);
+        }
+        let (written,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM sync_pages WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if written < i64::from(total) {
+            return Ok(None);
+        }
+        sqlx::query(
+            "UPDATE sync_runs SET state = 'succeeded', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1",
+        )
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE tenants SET last_okta_success_at = greatest(last_okta_success_at, now()) WHERE id = $1")
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(RunState::Succeeded))
+    }
+
+    pub async fn directory_counts(&self, tenant_id: Uuid) -> Result<DirectoryCounts, StoreError> {
+        let by_status: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, count(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL GROUP BY status ORDER BY status",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let (groups,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM groups WHERE tenant_id = $1 AND deleted_at IS NULL",
+        )
+        .bind(tenant_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let (memberships,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM group_members WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(DirectoryCounts {
+            users_by_status: by_status.into_iter().collect(),
+            groups,
+            memberships,
+        })
+    }
+}
+
+/// Records the pages as applied; returns those not applied before.
+async fn claim_pages<'a>(
+    tx: &mut sqlx::PgConnection,
+    pages: &[&'a PageFetched],
+) -> Result<Vec<&'a PageFetched>, StoreError> {
+    let runs: Vec<Uuid> = pages.iter().map(|p| p.run_id).collect();
+    let chains: Vec<String> = pages.iter().map(|p| p.chain.to_string()).collect();
+    let seqs: Vec<i32> = pages.iter().map(|p| p.seq as i32).collect();
+    let rows: Vec<i32> = pages.iter().map(|p| p.payload.rows() as i32).collect();
+    let claimed: Vec<(Uuid, String, i32)> = sqlx::query_as(
+        "INSERT INTO sync_pages (run_id, chain, seq, rows)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[])
+         ON CONFLICT (run_id, chain, seq) DO NOTHING
+         RETURNING run_id, chain, seq",
+    )
+    .bind(runs)
+    .bind(chains)
+    .bind(seqs)
+    .bind(rows)
+    .fetch_all(&mut *tx)
+    .await?;
+    let claimed: BTreeSet<(Uuid, String, i32)> = claimed.into_iter().collect();
+    let mut fresh = Vec::with_capacity(claimed.len());
+    let mut taken = BTreeSet::new();
+    for page in pages {
+        let key = (page.run_id, page.chain.to_string(), page.seq as i32);
+        // A batch may hold the same page twice (a duplicate delivery): once.
+        if claimed.contains(&key) && taken.insert(key) {
+            fresh.push(*page);
+        }
+    }
+    Ok(fresh)
+}
+
+/// Inserts new users and updates changed ones; returns the run of each row
+/// actually written. A row whose stored `lastUpdated` is newer than the
+/// page's is left alone: a late page never rolls data back.
+async fn upsert_users(
+    tx: &mut sqlx::PgConnection,
+    users: &BTreeMap<(Uuid, &str), (Uuid, &UserRecord)>,
+) -> Result<Vec<Uuid>, StoreError> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cols = UserColumns::default();
+    let mut run_of: BTreeMap<(Uuid, String), Uuid> = BTreeMap::new();
+    for ((tenant, id), (run, u)) in users {
+        cols.push(*tenant, u);
+        run_of.insert((*tenant, (*id).to_owned()), *run);
+    }
+    let changed: Vec<(Uuid, String)> = sqlx::query_as(
+        "INSERT INTO users AS u (tenant_id, okta_id, status, created, activated, status_changed, last_login,
+                                 last_updated, password_changed, user_type_id, profile)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                              $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[],
+                              $10::text[], $11::jsonb[])
+         ON CONFLICT (tenant_id, okta_id) DO UPDATE SET
+             status = EXCLUDED.status, created = EXCLUDED.created, activated = EXCLUDED.activated,
+             status_changed = EXCLUDED.status_changed, last_login = EXCLUDED.last_login,
+             last_updated = EXCLUDED.last_updated, password_changed = EXCLUDED.password_changed,
+             user_type_id = EXCLUDED.user_type_id, profile = EXCLUDED.profile,
+             deleted_at = NULL, changed_at = now()
+         WHERE (u.status, u.created, u.activated, u.status_changed, u.last_login, u.last_updated,
+                u.password_changed, u.user_type_id, u.profile, u.deleted_at)
+               IS DISTINCT FROM
+               (EXCLUDED.status, EXCLUDED.created, EXCLUDED.activated, EXCLUDED.status_changed,
+                EXCLUDED.last_login, EXCLUDED.last_updated, EXCLUDED.password_changed,
+                EXCLUDED.user_type_id, EXCLUDED.profile, NULL::timestamptz)
+           AND (u.last_updated IS NULL OR EXCLUDED.last_updated IS NULL OR EXCLUDED.last_updated >= u.last_updated)
+         RETURNING tenant_id, okta_id",
+    )
+    .bind(cols.tenant)
+    .bind(cols.id)
+    .bind(cols.status)
+    .bind(cols.created)
+    .bind(cols.activated)
+    .bind(cols.status_changed)
+    .bind(cols.last_login)
+    .bind(cols.last_updated)
+    .bind(cols.password_changed)
+    .bind(cols.user_type_id)
+    .bind(cols.profile)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(changed
+        .iter()
+        .filter_map(|key| run_of.get(key).copied())
+        .collect())
+}
+
+/// One array per column: UNNEST binds a column, not a row.
+#[derive(Default)]
+struct UserColumns {
+    tenant: Vec<Uuid>,
+    id: Vec<String>,
+    status: Vec<String>,
+    created: Vec<Option<OffsetDateTime>>,
+    activated: Vec<Option<OffsetDateTime>>,
+    status_changed: Vec<Option<OffsetDateTime>>,
+    last_login: Vec<Option<OffsetDateTime>>,
+    last_updated: Vec<Option<OffsetDateTime>>,
+    password_changed: Vec<Option<OffsetDateTime>>,
+    user_type_id: Vec<Option<String>>,
+    profile: Vec<serde_json::Value>,
+}
+
+impl UserColumns {
+    fn push(&mut self, tenant: Uuid, u: &UserRecord) {
+        self.tenant.push(tenant);
+        self.id.push(u.okta_id.clone());
+        self.status.push(u.status.clone());
+        self.created.push(u.created);
+        self.activated.push(u.activated);
+        self.status_changed.push(u.status_changed);
+        self.last_login.push(u.last_login);
+        self.last_updated.push(u.last_updated);
+        self.password_changed.push(u.password_changed);
+        self.user_type_id.push(u.user_type_id.clone());
+        self.profile.push(u.profile.clone());
+    }
+}
+
+async fn upsert_groups(
+    tx: &mut sqlx::PgConnection,
+    groups: &BTreeMap<(Uuid, &str), (Uuid, &GroupRecord)>,
+) -> Result<Vec<Uuid>, StoreError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = groups.len();
+    let (mut tenant, mut id, mut kind) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut created, mut updated, mut membership) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut classes, mut profile) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut run_of: BTreeMap<(Uuid, String), Uuid> = BTreeMap::new();
+    for ((t, gid), (run, g)) in groups {
+        tenant.push(*t);
+        id.push(g.okta_id.clone());
+        kind.push(g.group_type.clone());
+        created.push(g.created);
+        updated.push(g.last_updated);
+        membership.push(g.last_membership_updated);
+        // text[][] cannot be UNNESTed row by row; a JSON array per row can.
+        classes.push(serde_json::json!(g.object_class));
+        profile.push(g.profile.clone());
+        run_of.insert((*t, (*gid).to_owned()), *run);
+    }
+    let changed: Vec<(Uuid, String)> = sqlx::query_as(
+        "INSERT INTO groups AS g (tenant_id, okta_id, group_type, created, last_updated, last_membership_updated,
+                                  object_class, profile)
+         SELECT t, i, k, c, lu, lmu, ARRAY(SELECT jsonb_array_elements_text(oc)), p
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
+                     $7::jsonb[], $8::jsonb[]) AS x(t, i, k, c, lu, lmu, oc, p)
+         ON CONFLICT (tenant_id, okta_id) DO UPDATE SET
+             group_type = EXCLUDED.group_type, created = EXCLUDED.created, last_updated = EXCLUDED.last_updated,
+             last_membership_updated = EXCLUDED.last_membership_updated, object_class = EXCLUDED.object_class,
+             profile = EXCLUDED.profile, deleted_at = NULL, changed_at = now()
+         WHERE (g.group_type, g.created, g.last_updated, g.last_membership_updated, g.object_class, g.profile, g.deleted_at)
+               IS DISTINCT FROM
+               (EXCLUDED.group_type, EXCLUDED.created, EXCLUDED.last_updated, EXCLUDED.last_membership_updated,
+                EXCLUDED.object_class, EXCLUDED.profile, NULL::timestamptz)
+         RETURNING tenant_id, okta_id",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(kind)
+    .bind(created)
+    .bind(updated)
+    .bind(membership)
+    .bind(classes)
+    .bind(profile)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(changed
+        .iter()
+        .filter_map(|key| run_of.get(key).copied())
+        .collect())
+}
+
+async fn insert_members(
+    tx: &mut sqlx::PgConnection,
+    members: &BTreeSet<(Uuid, &str, &str, Uuid)>,
+) -> Result<Vec<Uuid>, StoreError> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut run_of: BTreeMap<(Uuid, String), Uuid> = BTreeMap::new();
+    let (mut tenant, mut group, mut user) = (Vec::new(), Vec::new(), Vec::new());
+    for (t, g, u, run) in members {
+        tenant.push(*t);
+        group.push(*g);
+        user.push(*u);
+        run_of.insert((*t, (*g).to_owned()), *run);
+    }
+    let added: Vec<(Uuid, String)> = sqlx::query_as(
+        "INSERT INTO group_members (tenant_id, group_id, user_id)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[])
+         ON CONFLICT DO NOTHING
+         RETURNING tenant_id, group_id",
+    )
+    .bind(tenant)
+    .bind(group)
+    .bind(user)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(added
+        .iter()
+        .filter_map(|key| run_of.get(key).copied())
+        .collect())
+}
+
+async fn add_tallies(
+    tx: &mut sqlx::PgConnection,
+    tallies: &BTreeMap<Uuid, RunTally>,
+) -> Result<(), StoreError> {
+    for (run, t) in tallies {
+        sqlx::query(
+            "UPDATE sync_runs SET users_seen = users_seen + $2, groups_seen = groups_seen + $3,
+                    memberships_seen = memberships_seen + $4, users_changed = users_changed + $5,
+                    groups_changed = groups_changed + $6, memberships_added = memberships_added + $7
+             WHERE id = $1",
+        )
+        .bind(run)
+        .bind(t.users_seen)
+        .bind(t.groups_seen)
+        .bind(t.memberships_seen)
+        .bind(t.users_changed)
+        .bind(t.groups_changed)
+        .bind(t.memberships_added)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,441 @@
+//! Sync runs: the single active slot per tenant, the worker's lease, chain
+//! checkpoints, and the writer's exactly-once finalize.
+
+use crate::{Store, StoreError};
+use dirsync_domain::{Chain, ErrorCode, RunState, SyncMode, Trigger};
+use sqlx::FromRow;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct RunRecord {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub mode: ModeText,
+    #[sqlx(try_from = "String")]
+    pub trigger: TriggerText,
+    #[sqlx(try_from = "String")]
+    pub state: StateText,
+    pub attempt: i32,
+    pub fetch_completed_at: Option<OffsetDateTime>,
+    pub pages_total: Option<i32>,
+    /// Pages applied by the writers so far (progress).
+    pub pages_written: i64,
+    /// Pages fetched so far over every chain (progress).
+    pub pages_fetched: i64,
+    pub okta_requests: i64,
+    pub users_seen: i64,
+    pub users_changed: i64,
+    pub groups_seen: i64,
+    pub groups_changed: i64,
+    pub memberships_seen: i64,
+    pub memberships_added: i64,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// Text columns parsed into domain enums as rows are read.
+macro_rules! parsed_column {
+    ($name:ident, $inner:ty) => {
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub struct $name(pub $inner);
+
+        impl TryFrom<String> for $name {
+            type Error = dirsync_domain::UnknownVariant;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse().map($name)
+            }
+        }
+    };
+}
+parsed_column!(ModeText, SyncMode);
+parsed_column!(TriggerText, Trigger);
+parsed_column!(StateText, RunState);
+
+impl RunRecord {
+    pub fn state(&self) -> RunState {
+        self.state.0
+    }
+
+    pub fn mode(&self) -> SyncMode {
+        self.mode.0
+    }
+
+    pub fn error(&self) -> Option<ErrorCode> {
+        self.error_code.as_deref().and_then(|c| c.parse().ok())
+    }
+}
+
+const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger, r.state, r.attempt,
+        r.fetch_completed_at, r.pages_total,
+        (SELECT count(*) FROM sync_pages p WHERE p.run_id = r.id) AS pages_written,
+        (SELECT coalesce(sum(c.pages), 0)::bigint FROM sync_chains c WHERE c.run_id = r.id) AS pages_fetched,
+        r.okta_requests, r.users_seen, r.users_changed, r.groups_seen, r.groups_changed,
+        r.memberships_seen, r.memberships_added, r.error_code, r.error_message,
+        r.created_at, r.started_at, r.finished_at
+    FROM sync_runs r WHERE r.id = $1";
+
+pub struct NewRun {
+    pub tenant_id: Uuid,
+    pub mode: SyncMode,
+    pub trigger: Trigger,
+}
+
+/// What a worker gets when its lease on a run is granted.
+#[derive(Debug, Clone)]
+pub struct ClaimedRun {
+    pub run_id: Uuid,
+    pub tenant_id: Uuid,
+    pub mode: SyncMode,
+    pub attempt: u32,
+    /// The fetch already ended in an earlier attempt; only the
+    /// `FetchCompleted` notice may need sending again.
+    pub fetch_completed: bool,
+    pub pages_total: Option<u32>,
+}
+
+/// A chain's checkpoint as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainState {
+    pub chain: Chain,
+    pub next_url: Option<String>,
+    pub pages: u32,
+    pub done: bool,
+}
+
+/// One page's worth of progress on a chain, written after the page is
+/// confirmed by the broker.
+pub struct Checkpoint<'a> {
+    pub chain: &'a Chain,
+    pub next_url: Option<&'a str>,
+    pub pages: u32,
+    pub done: bool,
+    /// Chains discovered on this page (a groups page yields member chains).
+    pub new_chains: &'a [Chain],
+    /// Okta requests spent since the previous checkpoint.
+    pub okta_requests: u64,
+}
+
+impl Store {
+    /// Creates a queued run, or returns the tenant's active run if there is
+    /// one (the partial unique index decides, whoever asks concurrently).
+    /// The flag says whether this call created it.
+    pub async fn request_run(&self, new: NewRun) -> Result<(RunRecord, bool), StoreError> {
+        loop {
+            let inserted: Option<(Uuid,)> = sqlx::query_as(
+                "INSERT INTO sync_runs (id, tenant_id, mode, trigger, state) VALUES ($1, $2, $3, $4, 'queued')
+                 ON CONFLICT (tenant_id) WHERE state IN ('queued', 'running') DO NOTHING
+                 RETURNING id",
+            )
+            .bind(Uuid::now_v7())
+            .bind(new.tenant_id)
+            .bind(new.mode.as_str())
+            .bind(new.trigger.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some((id,)) = inserted {
+                return Ok((self.run(id).await?, true));
+            }
+            let active: Option<(Uuid,)> = sqlx::query_as(
+                "SELECT id FROM sync_runs WHERE tenant_id = $1 AND state IN ('queued', 'running')",
+            )
+            .bind(new.tenant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+            // The active run may have ended between the two statements: try again.
+            if let Some((id,)) = active {
+                return Ok((self.run(id).await?, false));
+            }
+        }
+    }
+
+    pub async fn run(&self, run_id: Uuid) -> Result<RunRecord, StoreError> {
+        sqlx::query_as::<_, RunRecord>(RUN_SELECT)
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "sync run",
+                id: run_id.to_string(),
+            })
+    }
+
+    pub async fn latest_runs(&self, tenant_id: Uuid, limit: i64) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<(Uuid,)> = sqlx::query_as(
+            "SELECT id FROM sync_runs WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2",
+        )
+        .bind(tenant_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Takes the run's lease if it is queued, or running under a lease that
+    /// expired (its worker died). `None`: someone alive owns it, or it ended.
+    pub async fn claim_run(
+        &self,
+        run_id: Uuid,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<ClaimedRun>, StoreError> {
+        let row: Option<(Uuid, String, i32, Option<OffsetDateTime>, Option<i32>)> = sqlx::query_as(
+            "UPDATE sync_runs SET state = 'running', attempt = attempt + 1, lease_owner = $2,
+                    lease_expires_at = now() + make_interval(secs => $3), started_at = coalesce(started_at, now())
+             WHERE id = $1
+               AND (state = 'queued' OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
+             RETURNING tenant_id, mode, attempt, fetch_completed_at, pages_total",
+        )
+        .bind(run_id)
+        .bind(owner)
+        .bind(ttl.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((tenant_id, mode, attempt, fetched, pages_total)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(ClaimedRun {
+            run_id,
+            tenant_id,
+            mode: mode.parse().map_err(StoreError::corrupt)?,
+            attempt: attempt as u32,
+            fetch_completed: fetched.is_some(),
+            pages_total: pages_total.map(|p| p as u32),
+        }))
+    }
+
+    /// Extends the lease. `false`: the lease was lost (expired and taken, or
+    /// the run ended); the worker must stop touching the run.
+    pub async fn heartbeat(
+        &self,
+        run_id: Uuid,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sync_runs SET lease_expires_at = now() + make_interval(secs => $3)
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(run_id)
+        .bind(owner)
+        .bind(ttl.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn chains(&self, run_id: Uuid) -> Result<Vec<ChainState>, StoreError> {
+        let rows: Vec<(String, Option<String>, i32, bool)> = sqlx::query_as(
+            "SELECT chain, next_url, pages, done FROM sync_chains WHERE run_id = $1 ORDER BY chain",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(chain, next_url, pages, done)| {
+                Ok(ChainState {
+                    chain: chain.parse().map_err(StoreError::corrupt)?,
+                    next_url,
+                    pages: pages as u32,
+                    done,
+                })
+            })
+            .collect()
+    }
+
+    /// Registers chains (idempotent), under the lease.
+    pub async fn add_chains(
+        &self,
+        run_id: Uuid,
+        owner: &str,
+        chains: &[Chain],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lease_held(&mut tx, run_id, owner, 0).await? {
+            return Ok(false);
+        }
+        insert_chains(&mut tx, run_id, chains).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a chain's progress (and the chains it revealed) in one
+    /// transaction, only while `owner` holds the lease. `false`: lease lost.
+    pub async fn checkpoint(
+        &self,
+        run_id: Uuid,
+        owner: &str,
+        cp: Checkpoint<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lease_held(&mut tx, run_id, owner, cp.okta_requests).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE sync_chains SET next_url = $3, pages = $4, done = $5, updated_at = now()
+             WHERE run_id = $1 AND chain = $2",
+        )
+        .bind(run_id)
+        .bind(cp.chain.to_string())
+        .bind(cp.next_url)
+        .bind(cp.pages as i32)
+        .bind(cp.done)
+        .execute(&mut *tx)
+        .await?;
+        insert_chains(&mut tx, run_id, cp.new_chains).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Every chain has ended: records the page total the writer must reach.
+    pub async fn complete_fetch(
+        &self,
+        run_id: Uuid,
+        owner: &str,
+        okta_requests: u64,
+    ) -> Result<Option<u32>, StoreError> {
+        let total: Option<(i32,)> = sqlx::query_as(
+            "UPDATE sync_runs r SET fetch_completed_at = coalesce(fetch_completed_at, now()),
+                    okta_requests = okta_requests + $3,
+                    pages_total = (SELECT coalesce(sum(pages), 0) FROM sync_chains c WHERE c.run_id = r.id)
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running'
+               AND NOT EXISTS (SELECT 1 FROM sync_chains c WHERE c.run_id = r.id AND NOT c.done)
+             RETURNING pages_total",
+        )
+        .bind(run_id)
+        .bind(owner)
+        .bind(okta_requests as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(total.map(|(t,)| t as u32))
+    }
+
+    /// Ends the run as failed, if `owner` still holds it.
+    pub async fn fail_run(
+        &self,
+        run_id: Uuid,
+        owner: &str,
+        code: ErrorCode,
+        message: &str,
+        okta_requests: u64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sync_runs SET state = 'failed', error_code = $3, error_message = $4, finished_at = now(),
+                    okta_requests = okta_requests + $5, lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(run_id)
+        .bind(owner)
+        .bind(code.as_str())
+        .bind(message)
+        .bind(okta_requests as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives the run up for another worker at once (shutdown, broker
+    /// trouble): the scheduler sends its request again on its next round.
+    pub async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sync_runs SET lease_expires_at = now() - interval '1 millisecond'
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(run_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends the tenant's active run as failed (`internal`, superseded), so
+    /// a new one can start. For runs known to be unrecoverable.
+    pub async fn supersede_active_runs(&self, tenant_id: Uuid) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sync_runs SET state = 'failed', error_code = 'internal',
+                    error_message = 'superseded by a newer run', finished_at = now(),
+                    lease_owner = NULL, lease_expires_at = NULL
+             WHERE tenant_id = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(tenant_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Runs whose worker vanished (lease expired) or whose request message
+    /// may have been lost (queued for longer than `stale_after`): the caller
+    /// sends their `SyncRequested` again. Claiming is conditional, so a
+    /// duplicate request is harmless.
+    pub async fn runs_to_redeliver(
+        &self,
+        stale_after: Duration,
+    ) -> Result<Vec<(Uuid, Uuid, SyncMode, Trigger, u32)>, StoreError> {
+        let rows: Vec<(Uuid, Uuid, String, String, i32)> = sqlx::query_as(
+            "SELECT id, tenant_id, mode, trigger, attempt FROM sync_runs
+             WHERE (state = 'running' AND lease_expires_at < now())
+                OR (state = 'queued' AND created_at < now() - make_interval(secs => $1))
+             ORDER BY created_at LIMIT 500",
+        )
+        .bind(stale_after.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, tenant, mode, trigger, attempt)| {
+                Ok((
+                    id,
+                    tenant,
+                    mode.parse().map_err(StoreError::corrupt)?,
+                    trigger.parse().map_err(StoreError::corrupt)?,
+                    attempt as u32,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// Locks the run row for the rest of the transaction if `owner` holds its
+/// lease, adding the Okta requests spent meanwhile.
+async fn lease_held(
+    tx: &mut sqlx::PgConnection,
+    run_id: Uuid,
+    owner: &str,
+    okta_requests: u64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE sync_runs SET okta_requests = okta_requests + $3
+         WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+    )
+    .bind(run_id)
+    .bind(owner)
+    .bind(okta_requests as i64)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn insert_chains(
+    tx: &mut sqlx::PgConnection,
+    run_id: Uuid,
+    chains: &[Chain],
+) -> Result<(), StoreError> {
+    if chains.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = chains.iter().map(Chain::to_string).collect();
+    sqlx::query(
+        "INSERT INTO sync_chains (run_id, chain) SELECT $1, c FROM UNNEST($2::text[]) AS c
+         ON CONFLICT (run_id, chain) DO NOTHING",
+    )
+    .bind(run_id)
+    .bind(names)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,153 @@
+use crate::{Store, StoreError, TokenCipher};
+use secrecy::SecretString;
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A tenant as everyone but the worker sees it: no token.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub okta_url: String,
+    pub okta_org_id: Option<String>,
+    pub last_okta_success_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+pub struct NewTenant<'a> {
+    pub name: &'a str,
+    /// Already validated and normalised by the caller.
+    pub okta_url: &'a str,
+    pub api_token: &'a SecretString,
+}
+
+impl Store {
+    pub async fn create_tenant(
+        &self,
+        cipher: &TokenCipher,
+        new: NewTenant<'_>,
+    ) -> Result<Tenant, StoreError> {
+        let id = Uuid::now_v7();
+        let (key_id, sealed) = cipher.encrypt(id, new.api_token);
+        let tenant = sqlx::query_as::<_, Tenant>(
+            "INSERT INTO tenants (id, name, okta_url, token_ciphertext, token_key_id)
+             VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, name, okta_url, okta_org_id, last_okta_success_at, created_at",
+        )
+        .bind(id)
+        .bind(new.name)
+        .bind(new.okta_url)
+        .bind(sealed)
+        .bind(key_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(tenant)
+    }
+
+    pub async fn replace_credentials(
+        &self,
+        cipher: &TokenCipher,
+        tenant_id: Uuid,
+        okta_url: &str,
+        api_token: &SecretString,
+    ) -> Result<(), StoreError> {
+        let (key_id, sealed) = cipher.encrypt(tenant_id, api_token);
+        let done = sqlx::query(
+            "UPDATE tenants SET okta_url = $2, token_ciphertext = $3, token_key_id = $4, updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(tenant_id)
+        .bind(okta_url)
+        .bind(sealed)
+        .bind(key_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: "tenant",
+                id: tenant_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn tenant(&self, id: Uuid) -> Result<Tenant, StoreError> {
+        sqlx::query_as::<_, Tenant>(
+            "SELECT id, name, okta_url, okta_org_id, last_okta_success_at, created_at FROM tenants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound { what: "tenant", id: id.to_string() })
+    }
+
+    /// A tenant by id, or by name when the name is unique.
+    pub async fn find_tenant(&self, id_or_name: &str) -> Result<Tenant, StoreError> {
+        if let Ok(id) = id_or_name.parse::<Uuid>() {
+            return self.tenant(id).await;
+        }
+        let mut found = sqlx::query_as::<_, Tenant>(
+            "SELECT id, name, okta_url, okta_org_id, last_okta_success_at, created_at
+             FROM tenants WHERE name = $1 ORDER BY created_at LIMIT 2",
+        )
+        .bind(id_or_name)
+        .fetch_all(&self.pool)
+        .await?;
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(StoreError::NotFound {
+                what: "tenant",
+                id: id_or_name.to_owned(),
+            }),
+            _ => Err(StoreError::NotFound {
+                what: "unique tenant named",
+                id: id_or_name.to_owned(),
+            }),
+        }
+    }
+
+    /// The tenant's instance URL and decrypted token, for the worker alone.
+    pub async fn tenant_credentials(
+        &self,
+        cipher: &TokenCipher,
+        tenant_id: Uuid,
+    ) -> Result<(String, SecretString), StoreError> {
+        let row: Option<(String, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT okta_url, token_ciphertext, token_key_id FROM tenants WHERE id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (url, sealed, key_id) = row.ok_or_else(|| StoreError::NotFound {
+            what: "tenant",
+            id: tenant_id.to_string(),
+        })?;
+        Ok((url, cipher.decrypt(tenant_id, &key_id, &sealed)?))
+    }
+
+    /// Okta answered this tenant's token: the token's 30-day idle clock restarts.
+    pub async fn record_okta_success(
+        &self,
+        tenant_id: Uuid,
+        org_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tenants SET last_okta_success_at = now(), okta_org_id = coalesce($2, okta_org_id)
+             WHERE id = $1",
+        )
+        .bind(tenant_id)
+        .bind(org_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(sqlx::query_as::<_, Tenant>(
+            "SELECT id, name, okta_url, okta_org_id, last_okta_success_at, created_at FROM tenants ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

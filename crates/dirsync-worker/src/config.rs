@@ -1,0 +1,49 @@
+use dirsync_okta::ClientConfig;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// `worker.*` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Runs this process works on at once (each is one tenant).
+    pub concurrency: usize,
+    /// Chains of one run fetched at once (the users chain and member chains).
+    pub chain_concurrency: usize,
+    /// A lease not renewed for this long is taken over by another worker.
+    pub lease_ttl_ms: u64,
+    pub users_page_size: u32,
+    pub groups_page_size: u32,
+    /// Okta's maximum for group members is 1000: fewer requests.
+    pub members_page_size: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 4,
+            chain_concurrency: 4,
+            lease_ttl_ms: 30_000,
+            users_page_size: 200,
+            groups_page_size: 200,
+            members_page_size: 1000,
+        }
+    }
+}
+
+impl WorkerConfig {
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_millis(self.lease_ttl_ms)
+    }
+}
+
+/// `okta.*` settings: how every role talks to (and validates) Okta orgs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OktaSettings {
+    /// Accept `http://` and loopback or private instance URLs. Only for the
+    /// simulator and tests: never in production (`DIRSYNC_OKTA__ALLOW_INSECURE_URLS`).
+    pub allow_insecure_urls: bool,
+    #[serde(flatten)]
+    pub client: ClientConfig,
+}

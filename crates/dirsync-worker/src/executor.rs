@@ -1,0 +1,278 @@
+//! One claimed run, walked chain by chain.
+
+use crate::{RunError, WorkerConfig, convert};
+use dirsync_domain::{Chain, FetchCompleted, PageFetched, PagePayload, WriterMessage};
+use dirsync_okta::{OktaClient, Page};
+use dirsync_queue::{Publisher, Topology};
+use dirsync_store::{ChainState, Checkpoint, ClaimedRun, Store};
+use futures::{StreamExt, TryStreamExt, stream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+/// Every user, whatever the status: a plain listing leaves DEPROVISIONED
+/// users out, any filter brings them in, and no user predates the epoch.
+const ALL_USERS_FILTER: &str = r#"lastUpdated gt "1970-01-01T00:00:00.000Z""#;
+
+/// Walks one run's chains for the worker that holds its lease.
+pub struct RunExecutor<'a> {
+    pub store: &'a Store,
+    pub publisher: &'a Publisher,
+    pub topology: &'a Topology,
+    pub config: &'a WorkerConfig,
+    pub owner: &'a str,
+    pub client: OktaClient,
+    pub run: ClaimedRun,
+    /// Cancelled on shutdown or when the lease is lost.
+    pub stop: CancellationToken,
+    reported_requests: AtomicU64,
+}
+
+/// What one fetched page becomes.
+struct Fetched {
+    payload: PagePayload,
+    next: Option<Url>,
+    new_chains: Vec<Chain>,
+}
+
+impl<'a> RunExecutor<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: &'a Store,
+        publisher: &'a Publisher,
+        topology: &'a Topology,
+        config: &'a WorkerConfig,
+        owner: &'a str,
+        client: OktaClient,
+        run: ClaimedRun,
+        stop: CancellationToken,
+    ) -> Self {
+        RunExecutor {
+            store,
+            publisher,
+            topology,
+            config,
+            owner,
+            client,
+            run,
+            stop,
+            reported_requests: AtomicU64::new(0),
+        }
+    }
+
+    /// Fetches whatever the run still lacks, then tells the writers how
+    /// many pages to expect.
+    pub async fn execute(&self) -> Result<(), RunError> {
+        if let (true, Some(pages)) = (self.run.fetch_completed, self.run.pages_total) {
+            // An earlier attempt fetched everything; its notice may be lost.
+            return self.announce_completion(pages).await;
+        }
+        let org = self.client.organization().await?;
+        // Okta's next links may name the canonical domain of a custom-domain org.
+        self.client.allow_origin(&org.domain);
+        if let Some(alternate) = &org.alternate {
+            self.client.allow_origin(alternate);
+        }
+        let mut chains = self.store.chains(self.run.run_id).await?;
+        if chains.is_empty() {
+            self.ensure(
+                self.store
+                    .add_chains(self.run.run_id, self.owner, &[Chain::Users, Chain::Groups])
+                    .await?,
+            )?;
+            chains = self.store.chains(self.run.run_id).await?;
+        }
+        let find = |wanted: Chain| chains.iter().find(|c| c.chain == wanted).cloned();
+        let users = find(Chain::Users);
+        let groups = find(Chain::Groups);
+        let users_walk = async {
+            match users {
+                Some(chain) => self.walk(chain).await,
+                None => Ok(()),
+            }
+        };
+        let groups_then_members = async {
+            if let Some(chain) = groups {
+                self.walk(chain).await?;
+            }
+            self.walk_members().await
+        };
+        futures::try_join!(users_walk, groups_then_members)?;
+        let pages = self
+            .store
+            .complete_fetch(self.run.run_id, self.owner, self.take_requests())
+            .await?
+            .ok_or(RunError::LeaseLost)?;
+        self.store
+            .record_okta_success(self.run.tenant_id, Some(&org.id))
+            .await?;
+        self.announce_completion(pages).await
+    }
+
+    /// Member chains are known once the groups chain has ended.
+    async fn walk_members(&self) -> Result<(), RunError> {
+        let pending: Vec<ChainState> = self
+            .store
+            .chains(self.run.run_id)
+            .await?
+            .into_iter()
+            .filter(|c| matches!(c.chain, Chain::Members { .. }) && !c.done)
+            .collect();
+        stream::iter(pending.into_iter().map(|chain| self.walk(chain)))
+            .buffer_unordered(self.config.chain_concurrency.max(1))
+            .try_collect::<()>()
+            .await
+    }
+
+    /// Fetches a chain's pages from its checkpoint to its end: publish
+    /// (confirmed), then checkpoint, page after page.
+    async fn walk(&self, state: ChainState) -> Result<(), RunError> {
+        if state.done {
+            return Ok(());
+        }
+        let mut url = match &state.next_url {
+            Some(stored) => Url::parse(stored).map_err(|e| RunError::Failed {
+                code: dirsync_domain::ErrorCode::Internal,
+                message: format!("stored cursor of chain {} is not a URL: {e}", state.chain),
+            })?,
+            None => self.first_url(&state.chain),
+        };
+        let mut seq = state.pages;
+        loop {
+            let fetched = tokio::select! {
+                _ = self.stop.cancelled() => return Err(RunError::Cancelled),
+                fetched = self.fetch(&state.chain, &url) => fetched?,
+            };
+            self.publish_page(&state.chain, seq, fetched.payload)
+                .await?;
+            seq += 1;
+            let checkpoint = Checkpoint {
+                chain: &state.chain,
+                next_url: fetched.next.as_ref().map(Url::as_str),
+                pages: seq,
+                done: fetched.next.is_none(),
+                new_chains: &fetched.new_chains,
+                okta_requests: self.take_requests(),
+            };
+            self.ensure(
+                self.store
+                    .checkpoint(self.run.run_id, self.owner, checkpoint)
+                    .await?,
+            )?;
+            match fetched.next {
+                Some(next) => url = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    fn first_url(&self, chain: &Chain) -> Url {
+        match chain {
+            Chain::Users => self
+                .client
+                .users_url(Some(ALL_USERS_FILTER), self.config.users_page_size),
+            Chain::Groups => self
+                .client
+                .groups_url(None, true, self.config.groups_page_size),
+            Chain::Members { group_id } => self
+                .client
+                .group_members_url(group_id, self.config.members_page_size),
+        }
+    }
+
+    async fn fetch(&self, chain: &Chain, url: &Url) -> Result<Fetched, RunError> {
+        Ok(match chain {
+            Chain::Users => {
+                let Page { items, next } = self.client.users_page(url).await?;
+                let users = items.into_iter().map(convert::user_record).collect();
+                Fetched {
+                    payload: PagePayload::Users { users },
+                    next,
+                    new_chains: Vec::new(),
+                }
+            }
+            Chain::Groups => {
+                let Page { items, next } = self.client.groups_page(url).await?;
+                // expand=stats says which groups are empty: no member chain for them.
+                let new_chains = items
+                    .iter()
+                    .filter(|g| g.users_count != Some(0))
+                    .map(|g| Chain::Members {
+                        group_id: g.id.clone(),
+                    })
+                    .collect();
+                let groups = items.into_iter().map(convert::group_record).collect();
+                Fetched {
+                    payload: PagePayload::Groups { groups },
+                    next,
+                    new_chains,
+                }
+            }
+            Chain::Members { group_id } => {
+                let Page { items, next } = self.client.group_members_page(url).await?;
+                let user_ids = items.into_iter().map(|u| u.id).collect();
+                Fetched {
+                    payload: PagePayload::Members {
+                        group_id: group_id.clone(),
+                        user_ids,
+                    },
+                    next,
+                    new_chains: Vec::new(),
+                }
+            }
+        })
+    }
+
+    async fn publish_page(
+        &self,
+        chain: &Chain,
+        seq: u32,
+        payload: PagePayload,
+    ) -> Result<(), RunError> {
+        let message = WriterMessage::PageFetched(PageFetched {
+            tenant_id: self.run.tenant_id,
+            run_id: self.run.run_id,
+            attempt: self.run.attempt,
+            chain: chain.clone(),
+            seq,
+            payload,
+        });
+        let id = format!("{}/{chain}/{seq}", self.run.run_id);
+        self.publisher
+            .publish(&self.topology.pages(), &message, &id)
+            .await?;
+        Ok(())
+    }
+
+    async fn announce_completion(&self, pages: u32) -> Result<(), RunError> {
+        let message = WriterMessage::FetchCompleted(FetchCompleted {
+            tenant_id: self.run.tenant_id,
+            run_id: self.run.run_id,
+            attempt: self.run.attempt,
+            pages,
+        });
+        let id = format!("{}/completed", self.run.run_id);
+        self.publisher
+            .publish(&self.topology.pages(), &message, &id)
+            .await?;
+        Ok(())
+    }
+
+    /// Okta requests made since the last call (several chains share the client).
+    fn take_requests(&self) -> u64 {
+        let total = self.client.stats().requests;
+        total.saturating_sub(self.reported_requests.swap(total, Ordering::SeqCst))
+    }
+
+    pub fn unreported_requests(&self) -> u64 {
+        self.take_requests()
+    }
+
+    fn ensure(&self, lease_held: bool) -> Result<(), RunError> {
+        if lease_held {
+            Ok(())
+        } else {
+            Err(RunError::LeaseLost)
+        }
+    }
+}

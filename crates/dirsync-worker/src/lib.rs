@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod convert;
+mod error;
+mod executor;
+mod lease;
+mod service;
+
+pub use config::{OktaSettings, WorkerConfig};
+pub use error::RunError;
+pub use executor::RunExecutor;
+pub use service::{Handled, WorkerDeps, process_delivery, run};

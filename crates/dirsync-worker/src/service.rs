@@ -1,0 +1,282 @@
+//! The worker's consume loop, its reconnects and graceful shutdown.
+
+use crate::{OktaSettings, RunError, RunExecutor, WorkerConfig, lease::Heartbeat};
+use dirsync_domain::{ErrorCode, SyncRequested, WorkerMessage};
+use dirsync_okta::{ApiToken, OktaClient, OrgUrl};
+use dirsync_queue::{Broker, Delivery, Publisher, QueueConfig, QueueError, Topology};
+use dirsync_store::{ClaimedRun, Store, TokenCipher};
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
+use uuid::Uuid;
+
+/// What the worker needs from the outside.
+#[derive(Clone)]
+pub struct WorkerDeps {
+    pub store: Store,
+    pub cipher: TokenCipher,
+    pub okta: OktaSettings,
+    pub queue: QueueConfig,
+}
+
+/// How one delivery ended, for logs and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// Every page is published; the writers will finalize.
+    Fetched,
+    /// Recorded as failed with this code.
+    Failed(ErrorCode),
+    /// Another worker holds the run, or it had already ended.
+    NotClaimed,
+    /// Stopped early (shutdown, lost lease, broker or database trouble);
+    /// another attempt resumes it from its checkpoints.
+    Abandoned,
+    /// Unreadable message, sent to the dead-letter queue.
+    Poison,
+    /// The database could not be asked; the request went back to the queue.
+    Requeued,
+}
+
+/// Everything one delivery's handling needs.
+pub struct WorkerContext {
+    pub config: WorkerConfig,
+    pub deps: WorkerDeps,
+    /// Identifies this process in leases.
+    pub owner: String,
+    pub publisher: Publisher,
+    pub topology: Topology,
+    pub shutdown: CancellationToken,
+}
+
+/// Runs the worker until `shutdown`: consumes manual requests ahead of
+/// scheduled ones, up to `concurrency` runs at once, reconnecting to the
+/// broker whenever the connection fails.
+pub async fn run(
+    config: WorkerConfig,
+    deps: WorkerDeps,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let owner = format!(
+        "{}/{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
+        &Uuid::new_v4().simple().to_string()[..8]
+    );
+    let mut delay = Duration::from_millis(200);
+    while !shutdown.is_cancelled() {
+        match session(&config, &deps, &owner, &shutdown).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "worker lost the broker; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn session(
+    config: &WorkerConfig,
+    deps: &WorkerDeps,
+    owner: &str,
+    shutdown: &CancellationToken,
+) -> Result<(), QueueError> {
+    let broker = Broker::connect(&deps.queue, "dirsync-worker").await?;
+    let topology = broker.topology().clone();
+    // Acked as soon as the lease is taken, so a small prefetch suffices.
+    let prefetch = config.concurrency.clamp(1, u16::MAX as usize) as u16;
+    let mut manual = broker
+        .consumer(&topology.manual_requests(), prefetch, "")
+        .await?;
+    let mut scheduled = broker
+        .consumer(&topology.scheduled_requests(), prefetch, "")
+        .await?;
+    // Runs stop when the process shuts down or this connection dies.
+    let session_stop = shutdown.child_token();
+    let ctx = Arc::new(WorkerContext {
+        config: config.clone(),
+        deps: deps.clone(),
+        owner: owner.to_owned(),
+        publisher: broker.publisher().await?,
+        topology,
+        shutdown: session_stop.clone(),
+    });
+    tracing::info!(owner, "worker consuming");
+    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let tasks = TaskTracker::new();
+    let outcome = loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        // biased: when both queues have work, the manual request goes first.
+        let delivery = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break Ok(()),
+            d = manual.next() => d,
+            d = scheduled.next() => d,
+        };
+        let delivery = match delivery {
+            Ok(d) => d,
+            Err(e) => break Err(e),
+        };
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let _slot = permit;
+            process_delivery(&ctx, delivery).await
+        });
+    };
+    manual.cancel().await;
+    scheduled.cancel().await;
+    session_stop.cancel();
+    tasks.close();
+    tasks.wait().await;
+    broker.close().await;
+    outcome
+}
+
+/// Handles one sync request: takes the run's lease, acks the request, walks
+/// the run, and records its failure if Okta made it fail.
+pub async fn process_delivery(ctx: &WorkerContext, delivery: Delivery) -> Handled {
+    let request = match delivery.decode::<WorkerMessage>() {
+        Ok(WorkerMessage::SyncRequested(request)) => request,
+        Err(e) => {
+            tracing::error!(error = %e, "unreadable sync request; dead-lettering it");
+            let _ = delivery.dead_letter().await;
+            return Handled::Poison;
+        }
+    };
+    let span =
+        tracing::info_span!("sync_run", tenant_id = %request.tenant_id, run_id = %request.run_id);
+    handle_request(ctx, &delivery, request)
+        .instrument(span)
+        .await
+}
+
+async fn handle_request(
+    ctx: &WorkerContext,
+    delivery: &Delivery,
+    request: SyncRequested,
+) -> Handled {
+    let claimed = match ctx
+        .deps
+        .store
+        .claim_run(request.run_id, &ctx.owner, ctx.config.lease_ttl())
+        .await
+    {
+        Ok(Some(claimed)) => claimed,
+        Ok(None) => {
+            let _ = delivery.ack().await;
+            return Handled::NotClaimed;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot claim the run; requeueing the request");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = delivery.requeue().await;
+            return Handled::Requeued;
+        }
+    };
+    // The lease owns the run now; if this ack is lost, the redelivered
+    // request finds the run claimed and is dropped.
+    if let Err(e) = delivery.ack().await {
+        tracing::warn!(error = %e, "ack of a claimed request failed");
+    }
+    tracing::info!(attempt = claimed.attempt, mode = %claimed.mode, "run claimed");
+    let run_id = claimed.run_id;
+    let stop = ctx.shutdown.child_token();
+    let heartbeat = Heartbeat::start(
+        ctx.deps.store.clone(),
+        run_id,
+        ctx.owner.clone(),
+        ctx.config.lease_ttl(),
+        stop.clone(),
+    );
+    let (result, unreported) = execute(ctx, claimed, stop.clone()).await;
+    stop.cancel();
+    let lease_lost = heartbeat.lost();
+    drop(heartbeat);
+    finish(ctx, run_id, result, lease_lost, unreported).await
+}
+
+async fn execute(
+    ctx: &WorkerContext,
+    run: ClaimedRun,
+    stop: CancellationToken,
+) -> (Result<(), RunError>, u64) {
+    let client = match okta_client(ctx, run.tenant_id).await {
+        Ok(client) => client,
+        Err(e) => return (Err(e), 0),
+    };
+    let executor = RunExecutor::new(
+        &ctx.deps.store,
+        &ctx.publisher,
+        &ctx.topology,
+        &ctx.config,
+        &ctx.owner,
+        client,
+        run,
+        stop,
+    );
+    let result = executor.execute().await;
+    (result, executor.unreported_requests())
+}
+
+async fn okta_client(ctx: &WorkerContext, tenant_id: Uuid) -> Result<OktaClient, RunError> {
+    let (url, token) = ctx
+        .deps
+        .store
+        .tenant_credentials(&ctx.deps.cipher, tenant_id)
+        .await?;
+    let org =
+        OrgUrl::parse(&url, ctx.deps.okta.allow_insecure_urls).map_err(|e| RunError::Failed {
+            code: ErrorCode::OrgNotFound,
+            message: e.to_string(),
+        })?;
+    Ok(OktaClient::new(
+        org,
+        ApiToken::from(token),
+        ctx.deps.okta.client.clone(),
+    )?)
+}
+
+async fn finish(
+    ctx: &WorkerContext,
+    run_id: Uuid,
+    result: Result<(), RunError>,
+    lease_lost: bool,
+    requests: u64,
+) -> Handled {
+    let store = &ctx.deps.store;
+    match result {
+        Ok(()) => {
+            tracing::info!("fetch complete");
+            Handled::Fetched
+        }
+        Err(_) if lease_lost => Handled::Abandoned,
+        Err(RunError::Failed { code, message }) => {
+            tracing::warn!(error_code = %code, error = %message, "run failed");
+            match store
+                .fail_run(run_id, &ctx.owner, code, &message, requests)
+                .await
+            {
+                Ok(_) => Handled::Failed(code),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot record the failure; the run will be retried");
+                    Handled::Abandoned
+                }
+            }
+        }
+        Err(RunError::LeaseLost) => Handled::Abandoned,
+        Err(e) => {
+            tracing::warn!(error = %e, "run interrupted; releasing it to be resumed");
+            if let Err(e) = store.release_lease(run_id, &ctx.owner).await {
+                tracing::warn!(error = %e, "cannot release the lease; it will lapse");
+            }
+            Handled::Abandoned
+        }
+    }
+}

@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+mod batch;
+mod config;
+mod service;
+
+pub use batch::{BatchOutcome, apply_batch};
+pub use config::WriterConfig;
+pub use service::{WriterDeps, run};

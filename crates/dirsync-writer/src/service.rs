@@ -1,0 +1,96 @@
+//! The writer's consume loop.
+
+use crate::{WriterConfig, apply_batch};
+use dirsync_queue::{Broker, Consumer, Delivery, QueueConfig, QueueError};
+use dirsync_store::Store;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct WriterDeps {
+    pub store: Store,
+    pub queue: QueueConfig,
+}
+
+/// Runs the writer until `shutdown`, reconnecting whenever the broker
+/// connection fails. A batch in progress at shutdown is finished and acked.
+pub async fn run(
+    config: WriterConfig,
+    deps: WriterDeps,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut delay = Duration::from_millis(200);
+    while !shutdown.is_cancelled() {
+        match session(&config, &deps, &shutdown).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writer lost the broker; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn session(
+    config: &WriterConfig,
+    deps: &WriterDeps,
+    shutdown: &CancellationToken,
+) -> Result<(), QueueError> {
+    let broker = Broker::connect(&deps.queue, "dirsync-writer").await?;
+    let mut consumer = broker
+        .consumer(&broker.topology().pages(), config.prefetch, "")
+        .await?;
+    tracing::info!("writer consuming");
+    let outcome = loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            d = consumer.next() => d,
+        };
+        let batch = match first {
+            Ok(first) => collect_batch(config, &mut consumer, first).await,
+            Err(e) => break Err(e),
+        };
+        if let Err(e) = apply_batch(&deps.store, batch).await {
+            tracing::warn!(error = %e, "batch not written; its pages were requeued");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    consumer.cancel().await;
+    broker.close().await;
+    outcome
+}
+
+/// Gathers deliveries until the batch is full or its first page has waited
+/// long enough. A consumer error ends the batch early; the next `next()`
+/// reports it.
+async fn collect_batch(
+    config: &WriterConfig,
+    consumer: &mut Consumer,
+    first: Delivery,
+) -> Vec<Delivery> {
+    let deadline = Instant::now() + config.batch_max_wait();
+    let mut rows = approx_rows(&first);
+    let mut batch = vec![first];
+    while rows < config.batch_rows {
+        match tokio::time::timeout_at(deadline, consumer.next()).await {
+            Ok(Ok(delivery)) => {
+                rows += approx_rows(&delivery);
+                batch.push(delivery);
+            }
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Rows a page will write, without decoding it twice: a page's size in
+/// bytes is a fair proxy (a user row is ~1 KB of JSON, a member id ~25 B).
+fn approx_rows(delivery: &Delivery) -> usize {
+    (delivery.data.len() / 512).max(1)
+}

@@ -1,0 +1,112 @@
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// dirsync keeps an exact, fresh copy of customers' Okta directories in PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "dirsync", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (environment variables override it).
+    #[arg(long, global = true, env = "DIRSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply the database migrations.
+    Migrate,
+    /// Run every role (api, scheduler, worker, writer) in one process.
+    All,
+    /// Run the HTTP API.
+    Api,
+    /// Run the scheduler.
+    Scheduler,
+    /// Run a worker (fetches from Okta).
+    Worker,
+    /// Run a writer (writes to PostgreSQL).
+    Writer,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Start a sync of a tenant (by id or unique name).
+    Sync(SyncArgs),
+    /// Show a sync run.
+    Run(RunArgs),
+    /// Serve a simulated Okta org (for tests and trials).
+    OktaSim(SimArgs),
+    /// Sync a simulated org end to end through RabbitMQ and PostgreSQL.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Register a tenant; prints its id.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The org's instance URL, e.g. https://acme.okta.com or a custom domain.
+        #[arg(long)]
+        okta_url: String,
+        /// A file holding the Okta API token (never pass a token as an argument).
+        #[arg(long)]
+        token_file: PathBuf,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Full,
+    Incremental,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Tenant id or unique name.
+    pub tenant: String,
+    #[arg(long, value_enum, default_value = "full")]
+    pub mode: ModeArg,
+    /// Wait for the run to end, showing progress; the exit code tells how it ended.
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub run_id: uuid::Uuid,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    #[arg(long, default_value_t = 8181)]
+    pub port: u16,
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    #[arg(long, default_value_t = 50)]
+    pub groups: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The token the simulator accepts (read from this environment variable's value).
+    #[arg(
+        long,
+        env = "OKTA_SIM_TOKEN",
+        default_value = "sim-token",
+        hide_env_values = true
+    )]
+    pub token: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    #[arg(long, default_value_t = 300)]
+    pub groups: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

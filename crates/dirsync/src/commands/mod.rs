@@ -1,0 +1,107 @@
+//! One function per subcommand.
+
+mod demo;
+mod roles;
+mod sim;
+mod sync;
+mod tenant;
+
+pub use demo::{DemoSummary, run_demo};
+pub use roles::{Roles, run_roles};
+pub use sync::start_sync;
+pub use tenant::add_tenant;
+
+use crate::{
+    cli::{Cli, Command},
+    config::Config,
+};
+use anyhow::Context;
+use dirsync_store::{Store, TokenCipher};
+use std::process::ExitCode;
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    let mut log = config.log.clone();
+    if matches!(cli.command, Command::Demo(_) | Command::Sync(_))
+        && log.filter == dirsync_telemetry::LogConfig::default().filter
+    {
+        // Interactive commands show a progress line; logs would scroll it away.
+        log.filter = "warn".into();
+    }
+    dirsync_telemetry::init(&log);
+    let shutdown = crate::shutdown::on_signal();
+    match cli.command {
+        Command::Migrate => {
+            let store = connect(&config).await?;
+            store.migrate().await?;
+            println!("migrations applied");
+        }
+        Command::All => {
+            let store = connect(&config).await?;
+            store.migrate().await.context("applying migrations")?;
+            run_roles(&config, store, Some(cipher(&config)?), Roles::ALL, shutdown).await?;
+        }
+        Command::Api => {
+            run_roles(
+                &config,
+                connect(&config).await?,
+                None,
+                Roles::only_api(),
+                shutdown,
+            )
+            .await?
+        }
+        Command::Scheduler => {
+            run_roles(
+                &config,
+                connect(&config).await?,
+                None,
+                Roles::only_scheduler(),
+                shutdown,
+            )
+            .await?
+        }
+        Command::Worker => {
+            let cipher = cipher(&config)?;
+            run_roles(
+                &config,
+                connect(&config).await?,
+                Some(cipher),
+                Roles::only_worker(),
+                shutdown,
+            )
+            .await?
+        }
+        Command::Writer => {
+            run_roles(
+                &config,
+                connect(&config).await?,
+                None,
+                Roles::only_writer(),
+                shutdown,
+            )
+            .await?
+        }
+        Command::Tenant(cmd) => tenant::run(&config, cmd).await?,
+        Command::Sync(args) => return sync::run(&config, args).await,
+        Command::Run(args) => {
+            let store = connect(&config).await?;
+            let run = store.run(args.run_id).await?;
+            println!("{}", crate::progress::progress_line(&run));
+            println!("{}", crate::progress::outcome(&run).0);
+        }
+        Command::OktaSim(args) => sim::run(args, shutdown).await?,
+        Command::Demo(args) => {
+            run_demo(&config, &args, shutdown).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn connect(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::connect(&config.database).await?)
+}
+
+pub(crate) fn cipher(config: &Config) -> anyhow::Result<TokenCipher> {
+    Ok(TokenCipher::from_config(&config.secrets)?)
+}

@@ -1,0 +1,137 @@
+use crate::config::Config;
+use dirsync_api::ApiDeps;
+use dirsync_scheduler::SchedulerDeps;
+use dirsync_store::{Store, TokenCipher};
+use dirsync_worker::WorkerDeps;
+use dirsync_writer::WriterDeps;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Which roles a process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub api: bool,
+    pub scheduler: bool,
+    pub worker: bool,
+    pub writer: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles {
+        api: true,
+        scheduler: true,
+        worker: true,
+        writer: true,
+    };
+    /// What a sync needs: no HTTP listener.
+    pub const PIPELINE: Roles = Roles {
+        api: false,
+        scheduler: true,
+        worker: true,
+        writer: true,
+    };
+
+    pub fn only_api() -> Roles {
+        Roles {
+            api: true,
+            scheduler: false,
+            worker: false,
+            writer: false,
+        }
+    }
+
+    pub fn only_scheduler() -> Roles {
+        Roles {
+            api: false,
+            scheduler: true,
+            worker: false,
+            writer: false,
+        }
+    }
+
+    pub fn only_worker() -> Roles {
+        Roles {
+            api: false,
+            scheduler: false,
+            worker: true,
+            writer: false,
+        }
+    }
+
+    pub fn only_writer() -> Roles {
+        Roles {
+            api: false,
+            scheduler: false,
+            worker: false,
+            writer: true,
+        }
+    }
+}
+
+/// Runs the chosen roles until `shutdown` (or until one of them fails,
+/// which stops the others: a half-running process is worse than a restart).
+pub async fn run_roles(
+    config: &Config,
+    store: Store,
+    cipher: Option<TokenCipher>,
+    roles: Roles,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let queue = config.amqp.clone();
+    if roles.api {
+        let deps = ApiDeps {
+            store: store.clone(),
+            queue: queue.clone(),
+        };
+        tasks.spawn(dirsync_api::run(config.api.clone(), deps, shutdown.clone()));
+    }
+    if roles.scheduler {
+        let deps = SchedulerDeps {
+            store: store.clone(),
+            queue: queue.clone(),
+        };
+        tasks.spawn(dirsync_scheduler::run(
+            config.scheduler.clone(),
+            deps,
+            shutdown.clone(),
+        ));
+    }
+    if roles.worker {
+        let cipher =
+            cipher.ok_or_else(|| anyhow::anyhow!("the worker needs the token encryption key"))?;
+        let deps = WorkerDeps {
+            store: store.clone(),
+            cipher,
+            okta: config.okta.clone(),
+            queue: queue.clone(),
+        };
+        tasks.spawn(dirsync_worker::run(
+            config.worker.clone(),
+            deps,
+            shutdown.clone(),
+        ));
+    }
+    if roles.writer {
+        let deps = WriterDeps {
+            store: store.clone(),
+            queue,
+        };
+        tasks.spawn(dirsync_writer::run(
+            config.writer.clone(),
+            deps,
+            shutdown.clone(),
+        ));
+    }
+    let mut outcome = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        let result = done.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(e) = result {
+            shutdown.cancel();
+            if outcome.is_ok() {
+                outcome = Err(e);
+            }
+        }
+    }
+    outcome
+}

@@ -1,0 +1,79 @@
+use crate::{cli::TenantCommand, config::Config};
+use anyhow::Context;
+use dirsync_okta::OrgUrl;
+use dirsync_store::{NewTenant, Store, Tenant, TokenCipher};
+use secrecy::SecretString;
+
+pub(super) async fn run(config: &Config, cmd: TenantCommand) -> anyhow::Result<()> {
+    let store = super::connect(config).await?;
+    match cmd {
+        TenantCommand::Add {
+            name,
+            okta_url,
+            token_file,
+        } => {
+            let token = std::fs::read_to_string(&token_file)
+                .with_context(|| format!("cannot read the token file {}", token_file.display()))?;
+            let cipher = super::cipher(config)?;
+            let tenant = add_tenant(
+                &store,
+                &cipher,
+                config,
+                &name,
+                &okta_url,
+                SecretString::from(token),
+            )
+            .await?;
+            println!("{}", tenant.id);
+        }
+        TenantCommand::List => {
+            for t in store.list_tenants().await? {
+                let last = t
+                    .last_okta_success_at
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{}\t{}\t{}\tlast Okta success: {last}",
+                    t.id, t.name, t.okta_url
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validates and registers a tenant; the token is stored encrypted.
+pub async fn add_tenant(
+    store: &Store,
+    cipher: &TokenCipher,
+    config: &Config,
+    name: &str,
+    okta_url: &str,
+    token: SecretString,
+) -> anyhow::Result<Tenant> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "the tenant name must not be empty");
+    let url = OrgUrl::parse(okta_url, config.okta.allow_insecure_urls).map_err(|e| {
+        anyhow::anyhow!("--okta-url: {e} (set DIRSYNC_OKTA__ALLOW_INSECURE_URLS=true only for a local simulator)")
+    })?;
+    let token = SecretString::from(
+        secrecy::ExposeSecret::expose_secret(&token)
+            .trim()
+            .to_owned(),
+    );
+    anyhow::ensure!(
+        !secrecy::ExposeSecret::expose_secret(&token).is_empty(),
+        "the token file is empty"
+    );
+    let url = url.as_url().as_str().trim_end_matches('/').to_owned();
+    Ok(store
+        .create_tenant(
+            cipher,
+            NewTenant {
+                name,
+                okta_url: &url,
+                api_token: &token,
+            },
+        )
+        .await?)
+}

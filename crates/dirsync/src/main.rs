@@ -1,0 +1,16 @@
+use clap::Parser;
+use dirsync::{cli::Cli, commands};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            // One line an operator can act on; the chain of causes follows.
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
