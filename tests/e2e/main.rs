@@ -1,1 +1,10 @@
-fn main() {}
+//! End-to-end tests: the real PostgreSQL and RabbitMQ of the machine (each
+//! test in its own database and under its own queue prefix) and okta-sim
+//! over real HTTP. Set `DIRSYNC_TEST_DATABASE_URL` / `DIRSYNC_TEST_AMQP_URL`
+//! to point them elsewhere.
+
+mod bad_input;
+mod compare;
+mod full_sync;
+mod harness;
+mod logs;

@@ -4,4 +4,5 @@ mod errors;
 mod generation;
 mod groups;
 mod helpers;
+mod peek;
 mod users;

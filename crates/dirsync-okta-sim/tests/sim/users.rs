@@ -71,11 +71,11 @@ async fn pages_carry_self_and_next_as_two_link_fields() {
         .get(r#"/api/v1/users?limit=150&filter=status eq "ACTIVE""#)
         .await;
 
-    let fields: Vec<&str> = response
+    let fields: Vec<String> = response
         .headers()
         .get_all(LINK)
         .iter()
-        .map(|v| v.to_str().unwrap())
+        .map(|v| v.to_str().unwrap().to_owned())
         .collect();
     assert_eq!(fields.len(), 2, "{fields:?}");
     let port = sim.addr().port();

@@ -1,0 +1,160 @@
+//! One isolated dirsync for one test: its own database, its own queue
+//! prefix, its own simulated org, and the pipeline roles running in-process.
+
+use dirsync::{
+    Config,
+    commands::{Roles, run_roles},
+};
+use dirsync_domain::{RunState, SyncMode};
+use dirsync_okta_sim::{OktaSim, Org, OrgSpec, SimConfig};
+use dirsync_queue::Broker;
+use dirsync_store::{
+    NewTenant, RunRecord, SecretsConfig, Store, TokenCipher, testing::TestDatabase,
+};
+use secrecy::SecretString;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const TEST_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub fn database_server_url() -> String {
+    std::env::var("DIRSYNC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("DIRSYNC_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+pub struct TestEnv {
+    pub config: Config,
+    pub store: Store,
+    pub cipher: TokenCipher,
+    pub sim: OktaSim,
+    db: Option<TestDatabase>,
+    stop: CancellationToken,
+    roles: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestEnv {
+    /// A fresh database and queue prefix, a simulated org, and the roles running.
+    pub async fn start(label: &str, spec: OrgSpec, sim_config: SimConfig) -> TestEnv {
+        let (db, store) = TestDatabase::create(&database_server_url(), label)
+            .await
+            .expect("create a test database");
+        let mut config = Config::default();
+        config.database.url = db.url.clone();
+        config.amqp.url = amqp_url();
+        config.amqp.prefix = format!("t_{label}_{}", Uuid::now_v7().simple());
+        config.okta.allow_insecure_urls = true;
+        config.secrets = SecretsConfig {
+            key_id: Some("test".into()),
+            key: Some(TEST_KEY.into()),
+            ..Default::default()
+        };
+        config.scheduler.tick_ms = 500;
+        config.worker.lease_ttl_ms = 5_000;
+        config.writer.batch_max_wait_ms = 50;
+        let cipher = TokenCipher::from_config(&config.secrets).unwrap();
+        let sim = OktaSim::start(dirsync_okta_sim::generate(&spec), sim_config)
+            .await
+            .expect("start okta-sim");
+        let mut env = TestEnv {
+            config,
+            store,
+            cipher,
+            sim,
+            db: Some(db),
+            stop: CancellationToken::new(),
+            roles: None,
+        };
+        env.start_roles();
+        env
+    }
+
+    fn start_roles(&mut self) {
+        let (config, store, cipher, stop) = (
+            self.config.clone(),
+            self.store.clone(),
+            self.cipher.clone(),
+            self.stop.clone(),
+        );
+        self.roles = Some(tokio::spawn(async move {
+            run_roles(&config, store, Some(cipher), Roles::PIPELINE, stop).await
+        }));
+    }
+
+    pub fn org(&self) -> Org {
+        self.sim.org()
+    }
+
+    /// Registers a tenant pointing at the simulator with `token`.
+    pub async fn tenant(&self, name: &str, token: &str) -> Uuid {
+        self.tenant_at(
+            name,
+            self.sim.base_url().as_str().trim_end_matches('/'),
+            token,
+        )
+        .await
+    }
+
+    pub async fn tenant_at(&self, name: &str, url: &str, token: &str) -> Uuid {
+        let token = SecretString::from(token.to_owned());
+        let new = NewTenant {
+            name,
+            okta_url: url,
+            api_token: &token,
+        };
+        self.store
+            .create_tenant(&self.cipher, new)
+            .await
+            .expect("create tenant")
+            .id
+    }
+
+    /// Starts a manual sync and waits (bounded) for it to end.
+    pub async fn sync(&self, tenant_id: Uuid) -> RunRecord {
+        let (run, _) =
+            dirsync::commands::start_sync(&self.config, &self.store, tenant_id, SyncMode::Full)
+                .await
+                .expect("start a sync");
+        let finished =
+            dirsync::progress::wait_for_run(&self.store, run.id, Duration::from_secs(120), |_| {})
+                .await
+                .expect("poll the run");
+        let finished = finished.expect("the sync ends within two minutes");
+        assert_ne!(finished.state(), RunState::Queued);
+        finished
+    }
+
+    /// Stops the roles, deletes the queues and drops the database.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(roles) = self.roles.take() {
+            roles
+                .await
+                .expect("roles task")
+                .expect("roles ended cleanly");
+        }
+        if let Ok(broker) = Broker::connect(&self.config.amqp, "dirsync-test-cleanup").await {
+            let _ = broker.delete_topology().await;
+            broker.close().await;
+        }
+        if let Some(db) = self.db.take() {
+            db.drop_database(self.store.clone())
+                .await
+                .expect("drop the test database");
+        }
+    }
+}
+
+pub fn spec(users: usize, groups: usize, seed: u64) -> OrgSpec {
+    OrgSpec {
+        users,
+        groups,
+        seed,
+    }
+}
