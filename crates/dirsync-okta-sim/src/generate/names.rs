@@ -15,6 +15,8 @@ pub(crate) struct City {
     /// `{n}` becomes a house number.
     pub(crate) street: &'static str,
     pub(crate) phone_prefix: &'static str,
+    /// When the office is abroad (a Spanish speaker in Mexico City).
+    pub(crate) country: Option<&'static str>,
 }
 
 pub(crate) struct Culture {
@@ -46,6 +48,14 @@ const fn city(
         zip,
         street,
         phone_prefix,
+        country: None,
+    }
+}
+
+const fn abroad(country: &'static str, city: City) -> City {
+    City {
+        country: Some(country),
+        ..city
     }
 }
 
@@ -291,12 +301,15 @@ pub(crate) const CULTURES: &[Culture] = &[
                 "Friedrichstraße {n}",
                 "+49 30 5555 ",
             ),
-            city(
-                "Zürich",
-                Some("ZH"),
-                "80##",
-                "Bahnhofstrasse {n}",
-                "+41 44 555 ",
+            abroad(
+                "CH",
+                city(
+                    "Zürich",
+                    Some("ZH"),
+                    "80##",
+                    "Bahnhofstrasse {n}",
+                    "+41 44 555 ",
+                ),
             ),
         ],
         mobile: "+49 151 ########",
@@ -341,12 +354,15 @@ pub(crate) const CULTURES: &[Culture] = &[
                 "Calle de Alcalá, {n}",
                 "+34 91 555 ",
             ),
-            city(
-                "Ciudad de México",
-                Some("CDMX"),
-                "06###",
-                "Av. Paseo de la Reforma {n}",
-                "+52 55 5555 ",
+            abroad(
+                "MX",
+                city(
+                    "Ciudad de México",
+                    Some("CDMX"),
+                    "06###",
+                    "Av. Paseo de la Reforma {n}",
+                    "+52 55 5555 ",
+                ),
             ),
         ],
         mobile: "+34 6## ### ###",
@@ -417,7 +433,10 @@ pub(crate) const CULTURES: &[Culture] = &[
                 "Drottninggatan {n}",
                 "+46 8 555 ",
             ),
-            city("Oslo", None, "01##", "Karl Johans gate {n}", "+47 22 55 "),
+            abroad(
+                "NO",
+                city("Oslo", None, "01##", "Karl Johans gate {n}", "+47 22 55 "),
+            ),
         ],
         mobile: "+46 70 ### ## ##",
     },

@@ -197,7 +197,10 @@ fn place_attributes(rng: &mut ChaCha8Rng, p: &Person, m: &mut Map<String, Value>
             m.insert("state".into(), json!(state));
         }
         m.insert("zipCode".into(), json!(digits(rng, p.city.zip)));
-        m.insert("countryCode".into(), json!(p.culture.country));
+        m.insert(
+            "countryCode".into(),
+            json!(p.city.country.unwrap_or(p.culture.country)),
+        );
     }
     maybe(rng, m, 0.5, "preferredLanguage", json!(p.culture.language));
     maybe(rng, m, 0.6, "locale", json!(p.culture.locale));

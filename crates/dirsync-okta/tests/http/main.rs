@@ -3,6 +3,7 @@
 
 mod errors;
 mod pages;
+mod rate_limits;
 mod server;
 
 /// A user as Okta lists it.
