@@ -11,12 +11,9 @@ const WRONG: &str = "tok-WRONG-7c21e0";
 const FORBIDDEN: &str = "tok-READONLY-51b7";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn wrong_or_forbidden_tokens_and_dead_urls_fail_fast_with_a_remedy_and_never_show_the_token()
-{
+async fn wrong_or_forbidden_tokens_and_dead_urls_fail_fast_with_a_remedy_and_never_show_the_token() {
     let logs = logs::captured();
-    let sim = SimConfig::default()
-        .with_token(GOOD)
-        .with_forbidden_token(FORBIDDEN);
+    let sim = SimConfig::default().with_token(GOOD).with_forbidden_token(FORBIDDEN);
     let env = TestEnv::start("bad", spec(200, 10, 3), sim).await;
     // A port nothing listens on: connection refused.
     let dead = {
@@ -24,11 +21,7 @@ async fn wrong_or_forbidden_tokens_and_dead_urls_fail_fast_with_a_remedy_and_nev
         format!("http://{}", l.local_addr().unwrap())
     };
     let cases = [
-        (
-            env.tenant("wrong-token", WRONG).await,
-            ErrorCode::InvalidToken,
-            WRONG,
-        ),
+        (env.tenant("wrong-token", WRONG).await, ErrorCode::InvalidToken, WRONG),
         (
             env.tenant("read-only", FORBIDDEN).await,
             ErrorCode::AccessDenied,
@@ -40,8 +33,7 @@ async fn wrong_or_forbidden_tokens_and_dead_urls_fail_fast_with_a_remedy_and_nev
             GOOD,
         ),
         (
-            env.tenant_at("no-dns", "https://no-such-org.invalid", GOOD)
-                .await,
+            env.tenant_at("no-dns", "https://no-such-org.invalid", GOOD).await,
             ErrorCode::OrgNotFound,
             GOOD,
         ),
@@ -51,10 +43,7 @@ async fn wrong_or_forbidden_tokens_and_dead_urls_fail_fast_with_a_remedy_and_nev
         let run = env.sync(tenant).await;
         assert_eq!(run.state(), RunState::Failed);
         assert_eq!(run.error(), Some(expected), "{:?}", run.error_message);
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "{expected} must not retry for long"
-        );
+        assert!(started.elapsed().as_secs() < 30, "{expected} must not retry for long");
         let (line, exit) = dirsync::progress::outcome(&run);
         assert_eq!(exit, 2);
         assert!(

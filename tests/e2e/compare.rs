@@ -40,10 +40,8 @@ pub async fn assert_users_equal(store: &Store, tenant: Uuid, org: &Org, base: &u
         .fetch_all(store.pool())
         .await
         .unwrap();
-    let mut by_id: BTreeMap<String, sqlx::postgres::PgRow> = rows
-        .into_iter()
-        .map(|r| (r.get::<String, _>("okta_id"), r))
-        .collect();
+    let mut by_id: BTreeMap<String, sqlx::postgres::PgRow> =
+        rows.into_iter().map(|r| (r.get::<String, _>("okta_id"), r)).collect();
     assert_eq!(
         by_id.len(),
         org.users().len(),
@@ -100,31 +98,19 @@ pub async fn assert_groups_equal(store: &Store, tenant: Uuid, org: &Org, base: &
         .fetch_all(store.pool())
         .await
         .unwrap();
-    let mut by_id: BTreeMap<String, sqlx::postgres::PgRow> = rows
-        .into_iter()
-        .map(|r| (r.get::<String, _>("okta_id"), r))
-        .collect();
-    assert_eq!(
-        by_id.len(),
-        org.groups().len(),
-        "every group is stored once"
-    );
+    let mut by_id: BTreeMap<String, sqlx::postgres::PgRow> =
+        rows.into_iter().map(|r| (r.get::<String, _>("okta_id"), r)).collect();
+    assert_eq!(by_id.len(), org.groups().len(), "every group is stored once");
     for group in org.groups() {
         let json = group.to_json(base, false);
         let id = group.id();
-        let row = by_id
-            .remove(id)
-            .unwrap_or_else(|| panic!("group {id} missing"));
+        let row = by_id.remove(id).unwrap_or_else(|| panic!("group {id} missing"));
         assert_eq!(
             row.get::<String, _>("group_type"),
             json["type"].as_str().unwrap(),
             "{id} type"
         );
-        assert_eq!(
-            row.get::<Value, _>("profile"),
-            json["profile"],
-            "{id} profile"
-        );
+        assert_eq!(row.get::<Value, _>("profile"), json["profile"], "{id} profile");
         assert_eq!(
             row.get::<Option<String>, _>("name").as_deref(),
             json["profile"]["name"].as_str(),
@@ -142,11 +128,7 @@ pub async fn assert_groups_equal(store: &Store, tenant: Uuid, org: &Org, base: &
             );
         }
         let classes: Vec<String> = serde_json::from_value(json["objectClass"].clone()).unwrap();
-        assert_eq!(
-            row.get::<Vec<String>, _>("object_class"),
-            classes,
-            "{id} objectClass"
-        );
+        assert_eq!(row.get::<Vec<String>, _>("object_class"), classes, "{id} objectClass");
     }
 }
 
@@ -170,10 +152,7 @@ pub async fn assert_memberships_equal(store: &Store, tenant: Uuid, org: &Org) {
         .collect();
     assert!(!expected.is_empty());
     assert_eq!(stored.len(), expected.len(), "membership count");
-    assert!(
-        stored == expected,
-        "every membership of every group, and no other"
-    );
+    assert!(stored == expected, "every membership of every group, and no other");
 }
 
 /// Every directory row's physical version: equal before and after means no

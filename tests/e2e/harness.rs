@@ -8,9 +8,7 @@ use dirsync::{
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{OktaSim, Org, OrgSpec, SimConfig};
 use dirsync_queue::Broker;
-use dirsync_store::{
-    NewTenant, RunRecord, SecretsConfig, Store, TokenCipher, testing::TestDatabase,
-};
+use dirsync_store::{NewTenant, RunRecord, SecretsConfig, Store, TokenCipher, testing::TestDatabase};
 use secrecy::SecretString;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -20,13 +18,11 @@ use uuid::Uuid;
 const TEST_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 pub fn database_server_url() -> String {
-    std::env::var("DIRSYNC_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DIRSYNC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn amqp_url() -> String {
-    std::env::var("DIRSYNC_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("DIRSYNC_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 pub struct TestEnv {
@@ -56,6 +52,8 @@ impl TestEnv {
             ..Default::default()
         };
         config.scheduler.tick_ms = 500;
+        // Runs happen when a test asks; scheduling has tests of its own.
+        config.scheduler.daily = false;
         config.worker.lease_ttl_ms = 5_000;
         config.writer.batch_max_wait_ms = 50;
         let cipher = TokenCipher::from_config(&config.secrets).unwrap();
@@ -93,12 +91,8 @@ impl TestEnv {
 
     /// Registers a tenant pointing at the simulator with `token`.
     pub async fn tenant(&self, name: &str, token: &str) -> Uuid {
-        self.tenant_at(
-            name,
-            self.sim.base_url().as_str().trim_end_matches('/'),
-            token,
-        )
-        .await
+        self.tenant_at(name, self.sim.base_url().as_str().trim_end_matches('/'), token)
+            .await
     }
 
     pub async fn tenant_at(&self, name: &str, url: &str, token: &str) -> Uuid {
@@ -117,14 +111,12 @@ impl TestEnv {
 
     /// Starts a manual sync and waits (bounded) for it to end.
     pub async fn sync(&self, tenant_id: Uuid) -> RunRecord {
-        let (run, _) =
-            dirsync::commands::start_sync(&self.config, &self.store, tenant_id, SyncMode::Full)
-                .await
-                .expect("start a sync");
-        let finished =
-            dirsync::progress::wait_for_run(&self.store, run.id, Duration::from_secs(120), |_| {})
-                .await
-                .expect("poll the run");
+        let (run, _) = dirsync::commands::start_sync(&self.config, &self.store, tenant_id, SyncMode::Full)
+            .await
+            .expect("start a sync");
+        let finished = dirsync::progress::wait_for_run(&self.store, run.id, Duration::from_secs(120), |_| {})
+            .await
+            .expect("poll the run");
         let finished = finished.expect("the sync ends within two minutes");
         assert_ne!(finished.state(), RunState::Queued);
         finished
@@ -134,10 +126,7 @@ impl TestEnv {
     pub async fn stop(mut self) {
         self.stop.cancel();
         if let Some(roles) = self.roles.take() {
-            roles
-                .await
-                .expect("roles task")
-                .expect("roles ended cleanly");
+            roles.await.expect("roles task").expect("roles ended cleanly");
         }
         if let Ok(broker) = Broker::connect(&self.config.amqp, "dirsync-test-cleanup").await {
             let _ = broker.delete_topology().await;
@@ -152,9 +141,5 @@ impl TestEnv {
 }
 
 pub fn spec(users: usize, groups: usize, seed: u64) -> OrgSpec {
-    OrgSpec {
-        users,
-        groups,
-        seed,
-    }
+    OrgSpec { users, groups, seed }
 }

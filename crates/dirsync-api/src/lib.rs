@@ -37,19 +37,10 @@ pub fn router(deps: ApiDeps) -> Router {
 }
 
 /// Serves until `shutdown`, then finishes the requests in flight.
-pub async fn run(
-    config: ApiConfig,
-    deps: ApiDeps,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(config: ApiConfig, deps: ApiDeps, shutdown: CancellationToken) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on {} (setting `api.listen`): {e}",
-                config.listen
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (setting `api.listen`): {e}", config.listen))?;
     tracing::info!(addr = %config.listen, "api listening");
     axum::serve(listener, router(deps))
         .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -75,8 +66,5 @@ async fn readyz(State(deps): State<ApiDeps>) -> (StatusCode, Json<serde_json::Va
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({"database": database, "broker": broker})),
-    )
+    (status, Json(json!({"database": database, "broker": broker})))
 }

@@ -8,8 +8,6 @@ mod run;
 
 pub use chain::{Chain, ChainParseError};
 pub use error_code::ErrorCode;
-pub use messages::{
-    FetchCompleted, PageFetched, PagePayload, SyncRequested, WorkerMessage, WriterMessage,
-};
+pub use messages::{FetchCompleted, PageFetched, PagePayload, SyncRequested, WorkerMessage, WriterMessage};
 pub use records::{GroupRecord, UserRecord};
 pub use run::{RunState, SyncMode, Trigger, UnknownVariant};

@@ -50,16 +50,9 @@ pub struct PageFetched {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PagePayload {
-    Users {
-        users: Vec<UserRecord>,
-    },
-    Groups {
-        groups: Vec<GroupRecord>,
-    },
-    Members {
-        group_id: String,
-        user_ids: Vec<String>,
-    },
+    Users { users: Vec<UserRecord> },
+    Groups { groups: Vec<GroupRecord> },
+    Members { group_id: String, user_ids: Vec<String> },
 }
 
 impl PagePayload {

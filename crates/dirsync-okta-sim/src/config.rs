@@ -3,6 +3,9 @@
 
 use url::Url;
 
+use crate::faults::Faults;
+use crate::ratelimit::RateLimits;
+
 /// Simulator settings. Construct with `SimConfig::default()` and override
 /// fields (`SimConfig { token: "t".into(), ..Default::default() }`) or use
 /// the `with_*` helpers.
@@ -22,6 +25,13 @@ pub struct SimConfig {
     /// `idx` (Identity Engine) or `v1` (Classic), as the well-known
     /// endpoint reports it.
     pub pipeline: String,
+    /// Budgets; unlimited by default, `RateLimits::okta()` for realism.
+    pub rate_limits: RateLimits,
+    /// Faults in force from the start (none by default); change them
+    /// later with `OktaSim::set_faults`.
+    pub faults: Faults,
+    /// Serves the `/__sim/` admin surface (mutations, storms, stats).
+    pub admin_api: bool,
 }
 
 impl Default for SimConfig {
@@ -32,6 +42,9 @@ impl Default for SimConfig {
             public_url: None,
             custom_domain: None,
             pipeline: "idx".to_owned(),
+            rate_limits: RateLimits::unlimited(),
+            faults: Faults::default(),
+            admin_api: false,
         }
     }
 }
@@ -39,6 +52,21 @@ impl Default for SimConfig {
 impl SimConfig {
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = token.into();
+        self
+    }
+
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    pub fn with_admin_api(mut self) -> Self {
+        self.admin_api = true;
         self
     }
 

@@ -24,10 +24,7 @@ pub enum SimError {
     #[error("login {0} is already taken")]
     LoginTaken(String),
     #[error("cannot {action} a user whose status is {status}")]
-    InvalidTransition {
-        action: &'static str,
-        status: &'static str,
-    },
+    InvalidTransition { action: &'static str, status: &'static str },
     #[error("group {0} is BUILT_IN; Okta manages it")]
     BuiltInGroup(String),
     #[error("a profile needs {0}")]
@@ -63,11 +60,7 @@ impl OktaError {
     }
 
     pub(crate) fn invalid_token() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "E0000011",
-            "Invalid token provided",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided")
     }
 
     pub(crate) fn forbidden() -> Self {
@@ -82,11 +75,7 @@ impl OktaError {
     }
 
     pub(crate) fn path_not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "E0000008",
-            "The requested path was not found",
-        )
+        Self::new(StatusCode::NOT_FOUND, "E0000008", "The requested path was not found")
     }
 
     pub(crate) fn method_not_allowed() -> Self {
@@ -95,11 +84,7 @@ impl OktaError {
     }
 
     pub(crate) fn invalid_search() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "E0000031",
-            "Invalid search criteria.",
-        )
+        Self::new(StatusCode::BAD_REQUEST, "E0000031", "Invalid search criteria.")
     }
 
     pub(crate) fn search_and_filter() -> Self {
@@ -119,11 +104,7 @@ impl OktaError {
     }
 
     pub(crate) fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "E0000009",
-            "Internal Server Error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "E0000009", "Internal Server Error")
     }
 
     pub(crate) fn unavailable() -> Self {
@@ -132,10 +113,6 @@ impl OktaError {
             "E0000010",
             "Service is in read only mode",
         )
-    }
-
-    pub(crate) fn status(&self) -> StatusCode {
-        self.status
     }
 
     pub(crate) fn body(&self) -> Vec<u8> {
@@ -153,10 +130,9 @@ impl OktaError {
 impl IntoResponse for OktaError {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.body()).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
     }
 }

@@ -1,15 +1,19 @@
 #![doc = include_str!("../README.md")]
 
+mod admin;
 mod config;
 mod errors;
+mod faults;
 mod filter;
 mod generate;
 mod ids;
 mod listener;
 mod middleware;
 mod model;
+mod mutate;
 mod org;
 mod paging;
+mod ratelimit;
 mod render;
 mod routes;
 mod server;
@@ -18,8 +22,10 @@ mod timestamp;
 
 pub use config::SimConfig;
 pub use errors::SimError;
+pub use faults::{Faults, Latency};
 pub use generate::{OrgSpec, generate};
 pub use model::{GroupType, SimGroup, SimUser, UserStatus};
 pub use org::Org;
+pub use ratelimit::RateLimits;
 pub use server::{OktaSim, run_standalone, serve};
 pub use stats::{Family, FamilyStats, RequestRecord, RequestStats};

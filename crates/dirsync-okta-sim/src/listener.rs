@@ -50,13 +50,7 @@ impl Listener for SimListener {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
                     let kill = Arc::new(AtomicBool::new(false));
-                    return (
-                        SimStream {
-                            inner: stream,
-                            kill,
-                        },
-                        addr,
-                    );
+                    return (SimStream { inner: stream, kill }, addr);
                 }
                 // Out of file descriptors and the like: back off, as axum's
                 // own listener does.
@@ -91,19 +85,12 @@ impl SimStream {
         // blocking on drop with a non-zero linger) does not apply.
         #[allow(deprecated)]
         let _ = self.inner.set_linger(Some(Duration::ZERO));
-        Some(io::Error::new(
-            io::ErrorKind::ConnectionReset,
-            "okta-sim fault: reset",
-        ))
+        Some(io::Error::new(io::ErrorKind::ConnectionReset, "okta-sim fault: reset"))
     }
 }
 
 impl AsyncRead for SimStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if let Some(error) = self.killed() {
             return Poll::Ready(Err(error));
         }
@@ -112,11 +99,7 @@ impl AsyncRead for SimStream {
 }
 
 impl AsyncWrite for SimStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if let Some(error) = self.killed() {
             return Poll::Ready(Err(error));
         }

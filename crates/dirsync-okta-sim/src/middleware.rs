@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::errors::OktaError;
+use crate::faults::Dropped;
 use crate::ids;
 use crate::server::Shared;
 use crate::stats::{Family, RequestRecord};
@@ -29,22 +30,17 @@ impl Drop for Pending<'_> {
 }
 
 /// Outermost layer: records the request, stamps `X-Okta-Request-Id`.
-pub(crate) async fn observe(
-    State(shared): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let family = Family::classify(request.method(), request.uri().path());
-    let record = shared
-        .log
-        .begin(family, request.method(), request.uri().to_string());
+    let record = shared.log.begin(family, request.method(), request.uri().to_string());
     let mut pending = Pending {
         shared: &shared,
         record: Some(record),
     };
     let mut response = next.run(request).await;
+    let dropped = response.extensions().get::<Dropped>().is_some();
     if let Some(record) = pending.record.as_mut() {
-        record.status = Some(response.status().as_u16());
+        record.status = (!dropped).then(|| response.status().as_u16());
     }
     drop(pending);
     if let Ok(id) = HeaderValue::from_str(&ids::request_id()) {
@@ -62,16 +58,10 @@ pub(crate) fn token_of(headers: &HeaderMap) -> Option<&str> {
 
 /// Around `/api/v1`: a missing or unknown token gets `401 E0000011`, the
 /// configured forbidden token `403 E0000006`.
-pub(crate) async fn require_token(
-    State(shared): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn require_token(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let config = &shared.config;
     match token_of(request.headers()) {
-        Some(token) if config.forbidden_token.as_deref() == Some(token) => {
-            OktaError::forbidden().into_response()
-        }
+        Some(token) if config.forbidden_token.as_deref() == Some(token) => OktaError::forbidden().into_response(),
         Some(token) if token == config.token => next.run(request).await,
         _ => OktaError::invalid_token().into_response(),
     }

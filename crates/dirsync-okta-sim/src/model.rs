@@ -113,10 +113,7 @@ impl SimUser {
 
     /// `profile.login`.
     pub fn login(&self) -> &str {
-        self.profile
-            .get("login")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        self.profile.get("login").and_then(Value::as_str).unwrap_or_default()
     }
 
     pub fn created(&self) -> OffsetDateTime {
@@ -166,10 +163,7 @@ impl SimGroup {
 
     /// `profile.name`.
     pub fn name(&self) -> &str {
-        self.profile
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        self.profile.get("name").and_then(Value::as_str).unwrap_or_default()
     }
 
     pub fn member_count(&self) -> usize {

@@ -31,6 +31,11 @@ impl Org {
         &self.id
     }
 
+    /// The domain of the org's logins (`example.com`), for making new ones.
+    pub fn email_domain(&self) -> &str {
+        &self.email_domain
+    }
+
     /// Every user, DEPROVISIONED included, sorted by id.
     pub fn users(&self) -> &[SimUser] {
         &self.users
@@ -48,9 +53,7 @@ impl Org {
     /// Okta resolves `GET /api/v1/users/{login}` too; logins compare
     /// case-insensitively there.
     pub fn user_by_login(&self, login: &str) -> Option<&SimUser> {
-        self.users
-            .iter()
-            .find(|u| u.login().eq_ignore_ascii_case(login) || u.login() == login)
+        self.users.iter().find(|u| u.login().eq_ignore_ascii_case(login))
     }
 
     pub fn group(&self, id: &str) -> Option<&SimGroup> {

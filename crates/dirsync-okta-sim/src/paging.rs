@@ -148,10 +148,7 @@ mod tests {
     #[test]
     fn limit_defaults_and_clamps() {
         assert_eq!(Query::parse(None).limit(200, 200).unwrap(), 200);
-        assert_eq!(
-            Query::parse(Some("limit=500")).limit(200, 200).unwrap(),
-            200
-        );
+        assert_eq!(Query::parse(Some("limit=500")).limit(200, 200).unwrap(), 200);
         assert_eq!(Query::parse(Some("limit=5")).limit(200, 200).unwrap(), 5);
         assert!(Query::parse(Some("limit=abc")).limit(200, 200).is_err());
     }

@@ -15,13 +15,14 @@ use url::Url;
 use crate::model::{GroupType, Provider, SimGroup, SimUser, UserStatus};
 use crate::timestamp::Ts;
 
-const OKTA_LOGO_MEDIUM: &str = "https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/okta-medium.30ce6d4085dff29412984e4c191bc874.png";
-const OKTA_LOGO_LARGE: &str = "https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/okta-large.c3cb8cda8ae0add1b4fe928f5844dbe3.png";
+const OKTA_LOGO_MEDIUM: &str =
+    "https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/okta-medium.30ce6d4085dff29412984e4c191bc874.png";
+const OKTA_LOGO_LARGE: &str =
+    "https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/okta-large.c3cb8cda8ae0add1b4fe928f5844dbe3.png";
 // The recordings hold no AD group; the spec's example names these files.
 const AD_LOGO_MEDIUM: &str =
     "https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/active_directory-medium.png";
-const AD_LOGO_LARGE: &str =
-    "https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/active_directory-large.png";
+const AD_LOGO_LARGE: &str = "https://ok12static.oktacdn.com/assets/img/logos/groups/odyssey/active_directory-large.png";
 
 /// `http://host:port` without a trailing slash, the prefix of every href.
 pub(crate) fn origin(base: &Url) -> &str {
@@ -227,12 +228,8 @@ fn user_detail_links(user: &SimUser, origin: &str) -> Links {
     let mut links: Vec<(&'static str, LinkVal)> = Vec::with_capacity(12);
     match user.status {
         UserStatus::Staged => links.extend([("schema", schema), ("activate", action("activate"))]),
-        UserStatus::Deprovisioned => {
-            links.extend([("schema", schema), ("activate", action("activate"))])
-        }
-        UserStatus::Suspended => {
-            links.extend([("schema", schema), ("unsuspend", action("unsuspend"))])
-        }
+        UserStatus::Deprovisioned => links.extend([("schema", schema), ("activate", action("activate"))]),
+        UserStatus::Suspended => links.extend([("schema", schema), ("unsuspend", action("unsuspend"))]),
         UserStatus::LockedOut => links.extend([
             ("unlock", action("unlock")),
             ("schema", schema),
@@ -257,12 +254,7 @@ fn user_detail_links(user: &SimUser, origin: &str) -> Links {
 }
 
 /// The links after `self`: factors, type, password and the way out.
-fn tail_links(
-    user: &SimUser,
-    own_password: bool,
-    user_type: LinkVal,
-    me: &str,
-) -> Vec<(&'static str, LinkVal)> {
+fn tail_links(user: &SimUser, own_password: bool, user_type: LinkVal, me: &str) -> Vec<(&'static str, LinkVal)> {
     let action = |op: &str| LinkVal::Action(format!("{me}/lifecycle/{op}"));
     let mut links = Vec::with_capacity(4);
     let active_like = !matches!(

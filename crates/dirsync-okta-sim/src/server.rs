@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
@@ -14,9 +14,11 @@ use url::Url;
 
 use crate::config::SimConfig;
 use crate::errors::SimError;
+use crate::faults::{FaultState, Faults};
 use crate::generate::{OrgSpec, generate};
 use crate::listener::{Conn, SimListener};
 use crate::org::Org;
+use crate::ratelimit::Limiter;
 use crate::render;
 use crate::routes;
 use crate::stats::{RequestLog, RequestRecord, RequestStats};
@@ -26,6 +28,8 @@ pub(crate) struct Shared {
     org: RwLock<Org>,
     pub(crate) config: SimConfig,
     pub(crate) log: RequestLog,
+    pub(crate) limiter: Limiter,
+    faults: Mutex<FaultState>,
     local_addr: SocketAddr,
     pub(crate) shutdown: CancellationToken,
 }
@@ -37,6 +41,17 @@ impl Shared {
 
     pub(crate) fn org_mut(&self) -> RwLockWriteGuard<'_, Org> {
         self.org.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn fault_state(&self) -> MutexGuard<'_, FaultState> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Where a truncated users listing stops: the first id it hides.
+    pub(crate) fn users_cutoff(&self, org: &Org) -> Option<String> {
+        let percent = self.fault_state().truncate_users?;
+        let keep = org.users.len() * usize::from(percent.min(100)) / 100;
+        org.users.get(keep).map(|u| u.id.clone())
     }
 
     /// `http://host:port` as the client addressed us, so that every link
@@ -72,16 +87,15 @@ impl OktaSim {
     }
 
     /// Serves `org` on an already bound listener.
-    pub async fn start_with_listener(
-        listener: TcpListener,
-        org: Org,
-        config: SimConfig,
-    ) -> io::Result<OktaSim> {
+    pub async fn start_with_listener(listener: TcpListener, org: Org, config: SimConfig) -> io::Result<OktaSim> {
         let addr = listener.local_addr()?;
+        let faults = Mutex::new(FaultState::new(config.faults.clone()));
         let shared = Arc::new(Shared {
             org: RwLock::new(org),
             config,
             log: RequestLog::new(),
+            limiter: Limiter::default(),
+            faults,
             local_addr: addr,
             shutdown: CancellationToken::new(),
         });
@@ -123,9 +137,35 @@ impl OktaSim {
         self.shared.log.records()
     }
 
-    /// Forgets the requests served so far (between two phases of a test).
+    /// Forgets the requests served so far and the rate-limit windows
+    /// (between two phases of a test).
     pub fn reset_request_log(&self) {
         self.shared.log.clear();
+        self.shared.limiter.reset();
+    }
+
+    /// Changes the org between syncs: `sim.with_org(|org|
+    /// org.deactivate_user(id))`. Requests see the change immediately.
+    pub fn with_org<R>(&self, change: impl FnOnce(&mut Org) -> R) -> R {
+        change(&mut self.shared.org_mut())
+    }
+
+    /// Replaces the faults in force (the draw restarts from their seed).
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.fault_state().set(faults);
+    }
+
+    /// Every request gets `429 E0000047` for `length`, with
+    /// `X-Rate-Limit-Reset` at the storm's end.
+    pub fn start_429_storm(&self, length: Duration) {
+        self.shared.fault_state().start_storm(length);
+    }
+
+    /// Makes `GET /api/v1/users` end (no `next` link) after `percent` of
+    /// the org's users, as a listing cut short would; `None` restores it.
+    /// Users stay reachable by id, which is what a deletion guard checks.
+    pub fn truncate_users_listing(&self, percent: Option<u8>) {
+        self.shared.fault_state().truncate_users = percent;
     }
 
     /// Stops accepting, lets in-flight requests finish (up to 5 s), stops.
@@ -133,10 +173,7 @@ impl OktaSim {
         self.shared.shutdown.cancel();
         if let Some(task) = self.task.take() {
             let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
                 abort.abort();
             }
         }
@@ -161,12 +198,7 @@ async fn serve_shared(listener: TcpListener, shared: Arc<Shared>) -> io::Result<
 }
 
 /// Serves `org` on `listener` until `shutdown` is cancelled.
-pub async fn serve(
-    listener: TcpListener,
-    org: Org,
-    config: SimConfig,
-    shutdown: CancellationToken,
-) -> io::Result<()> {
+pub async fn serve(listener: TcpListener, org: Org, config: SimConfig, shutdown: CancellationToken) -> io::Result<()> {
     let sim = OktaSim::start_with_listener(listener, org, config).await?;
     shutdown.cancelled().await;
     sim.shutdown().await;
@@ -193,7 +225,5 @@ pub async fn run_standalone(
         seed = spec.seed,
         "okta-sim serving"
     );
-    serve(listener, org, config, shutdown)
-        .await
-        .map_err(SimError::Serve)
+    serve(listener, org, config, shutdown).await.map_err(SimError::Serve)
 }

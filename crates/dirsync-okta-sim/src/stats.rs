@@ -21,12 +21,7 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [
-        Family::ListUsers,
-        Family::Groups,
-        Family::GetUser,
-        Family::Other,
-    ];
+    pub const ALL: [Family; 4] = [Family::ListUsers, Family::Groups, Family::GetUser, Family::Other];
 
     pub(crate) fn classify(method: &Method, path: &str) -> Family {
         let path = path.trim_end_matches('/');
@@ -42,15 +37,6 @@ impl Family {
             ["users", _] => Family::GetUser,
             ["groups"] | ["groups", _, "users"] => Family::Groups,
             _ => Family::Other,
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Family::ListUsers => 0,
-            Family::Groups => 1,
-            Family::GetUser => 2,
-            Family::Other => 3,
         }
     }
 }
@@ -70,7 +56,7 @@ pub struct RequestRecord {
 }
 
 /// Counters for one family.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FamilyStats {
     pub requests: u64,
     /// The most requests that arrived within any 60-second span.
@@ -82,7 +68,7 @@ pub struct FamilyStats {
 }
 
 /// What the simulator served, per family.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RequestStats {
     pub list_users: FamilyStats,
     pub groups: FamilyStats,
@@ -114,17 +100,11 @@ impl RequestStats {
     }
 
     pub fn rate_limited(&self) -> u64 {
-        Family::ALL
-            .iter()
-            .map(|f| self.family(*f).rate_limited)
-            .sum()
+        Family::ALL.iter().map(|f| self.family(*f).rate_limited).sum()
     }
 
     pub fn server_errors(&self) -> u64 {
-        Family::ALL
-            .iter()
-            .map(|f| self.family(*f).server_errors)
-            .sum()
+        Family::ALL.iter().map(|f| self.family(*f).server_errors).sum()
     }
 }
 
@@ -154,40 +134,25 @@ impl RequestLog {
     }
 
     pub(crate) fn finish(&self, record: RequestRecord) {
-        self.records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(record);
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(record);
     }
 
     pub(crate) fn records(&self) -> Vec<RequestRecord> {
-        let mut records = self
-            .records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner()).clone();
         records.sort_by_key(|r| r.at);
         records
     }
 
     pub(crate) fn clear(&self) {
-        self.records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     pub(crate) fn stats(&self) -> RequestStats {
         let records = self.records();
         let mut stats = RequestStats::default();
         for family in Family::ALL {
-            let times: Vec<Duration> = records
-                .iter()
-                .filter(|r| r.family == family)
-                .map(|r| r.at)
-                .collect();
-            stats.family_mut(family).peak_per_minute =
-                peak_in_window(&times, Duration::from_secs(60));
+            let times: Vec<Duration> = records.iter().filter(|r| r.family == family).map(|r| r.at).collect();
+            stats.family_mut(family).peak_per_minute = peak_in_window(&times, Duration::from_secs(60));
         }
         for r in &records {
             let f = stats.family_mut(r.family);
@@ -224,34 +189,19 @@ mod tests {
     fn classifies_paths_into_okta_buckets() {
         let get = Method::GET;
         assert_eq!(Family::classify(&get, "/api/v1/users"), Family::ListUsers);
-        assert_eq!(
-            Family::classify(&get, "/api/v1/users/00u1"),
-            Family::GetUser
-        );
-        assert_eq!(
-            Family::classify(&get, "/api/v1/users/00u1/groups"),
-            Family::Other
-        );
+        assert_eq!(Family::classify(&get, "/api/v1/users/00u1"), Family::GetUser);
+        assert_eq!(Family::classify(&get, "/api/v1/users/00u1/groups"), Family::Other);
         assert_eq!(Family::classify(&get, "/api/v1/groups"), Family::Groups);
-        assert_eq!(
-            Family::classify(&get, "/api/v1/groups/00g1/users"),
-            Family::Groups
-        );
+        assert_eq!(Family::classify(&get, "/api/v1/groups/00g1/users"), Family::Groups);
         assert_eq!(Family::classify(&get, "/api/v1/groups/00g1"), Family::Other);
-        assert_eq!(
-            Family::classify(&get, "/.well-known/okta-organization"),
-            Family::Other
-        );
+        assert_eq!(Family::classify(&get, "/.well-known/okta-organization"), Family::Other);
     }
 
     #[test]
     fn peak_counts_the_busiest_minute() {
         let s = |n: u64| Duration::from_secs(n);
         assert_eq!(peak_in_window(&[], s(60)), 0);
-        assert_eq!(
-            peak_in_window(&[s(0), s(10), s(59), s(60), s(61)], s(60)),
-            4
-        );
+        assert_eq!(peak_in_window(&[s(0), s(10), s(59), s(60), s(61)], s(60)), 4);
         assert_eq!(peak_in_window(&[s(0), s(100), s(101)], s(60)), 2);
     }
 }

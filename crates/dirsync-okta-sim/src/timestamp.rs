@@ -34,8 +34,7 @@ pub(crate) fn parse(s: &str) -> Option<Millis> {
 }
 
 pub(crate) fn to_datetime(ms: Millis) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// The wall clock, in milliseconds.
@@ -67,10 +66,7 @@ mod tests {
     fn parses_what_it_formats_and_plain_rfc3339() {
         assert_eq!(parse("2020-08-27T18:19:47.000Z"), Some(1_598_552_387_000));
         assert_eq!(parse("2020-08-27T18:19:47Z"), Some(1_598_552_387_000));
-        assert_eq!(
-            parse("2020-08-27T20:19:47.000+02:00"),
-            Some(1_598_552_387_000)
-        );
+        assert_eq!(parse("2020-08-27T20:19:47.000+02:00"), Some(1_598_552_387_000));
         assert_eq!(parse("yesterday"), None);
     }
 }

@@ -115,11 +115,7 @@ impl OktaClient {
     /// from an earlier [`OktaClient::organization`] call), so that checkpointed
     /// URLs on it can be resumed.
     pub fn allow_origin(&self, origin: &OrgUrl) {
-        let mut origins = self
-            .inner
-            .origins
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut origins = self.inner.origins.write().unwrap_or_else(|e| e.into_inner());
         origins.insert(origin.as_url().origin());
     }
 
@@ -137,11 +133,9 @@ impl OktaClient {
         let allow_insecure = self.inner.org.is_insecure();
         let org = self
             .fetch(&url, Auth::Anonymous, |_, body| {
-                Organization::from_json(body, allow_insecure).map_err(|reason| {
-                    OktaError::Malformed {
-                        path: path_and_query(&url),
-                        reason,
-                    }
+                Organization::from_json(body, allow_insecure).map_err(|reason| OktaError::Malformed {
+                    path: path_and_query(&url),
+                    reason,
                 })
             })
             .await?;
@@ -187,8 +181,7 @@ impl OktaClient {
     pub fn group_members_url(&self, group_id: &str, limit: u32) -> Url {
         let mut url = self.inner.org.join("/api/v1/groups");
         push_segments(&mut url, &[group_id, "users"]);
-        url.query_pairs_mut()
-            .append_pair("limit", &limit.to_string());
+        url.query_pairs_mut().append_pair("limit", &limit.to_string());
         url
     }
 
@@ -297,11 +290,7 @@ impl OktaClient {
         parse: &impl Fn(&HeaderMap, &[u8]) -> Result<T, OktaError>,
     ) -> Result<T, OktaError> {
         let path = path_and_query(url);
-        let mut request = self
-            .inner
-            .http
-            .get(url.clone())
-            .header(ACCEPT, "application/json");
+        let mut request = self.inner.http.get(url.clone()).header(ACCEPT, "application/json");
         if auth == Auth::Token {
             request = request.header(AUTHORIZATION, self.inner.token.authorization()?);
         }
@@ -309,9 +298,7 @@ impl OktaClient {
         // Held until the body is read: a request is in flight until then.
         let _permit = limiter.acquire(family, &self.inner.counters).await;
         let sent = request.send().await;
-        let transport = |e: reqwest::Error| {
-            OktaError::from_transport(&e, url.host_str().unwrap_or_default(), &path)
-        };
+        let transport = |e: reqwest::Error| OktaError::from_transport(&e, url.host_str().unwrap_or_default(), &path);
         let mut response = match sent {
             Ok(response) => response,
             Err(e) => {
@@ -320,18 +307,12 @@ impl OktaClient {
             }
         };
         let status = response.status();
-        self.inner
-            .counters
-            .record(Outcome::Response(status.as_u16()));
+        self.inner.counters.record(Outcome::Response(status.as_u16()));
         let headers = std::mem::take(response.headers_mut());
         limiter.observe(family, status, &headers);
         // A body cut off mid-way is a transport failure, hence transient.
         let body = response.bytes().await.map_err(transport)?;
-        tracing::trace!(
-            status = status.as_u16(),
-            bytes = body.len(),
-            "Okta response"
-        );
+        tracing::trace!(status = status.as_u16(), bytes = body.len(), "Okta response");
         if status.is_success() {
             parse(&headers, &body)
         } else {

@@ -173,11 +173,7 @@ mod tests {
         assert_eq!(parse("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(
-            parse("10"),
-            None,
-            "a bare number must be a JSON/TOML number"
-        );
+        assert_eq!(parse("10"), None, "a bare number must be a JSON/TOML number");
         assert_eq!(parse("s"), None);
     }
 

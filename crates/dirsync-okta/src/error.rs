@@ -124,10 +124,7 @@ pub enum OktaError {
     },
     /// 404, `E0000007`.
     #[error("not found in Okta: {path}: {detail}")]
-    NotFound {
-        path: String,
-        detail: Box<ErrorDetail>,
-    },
+    NotFound { path: String, detail: Box<ErrorDetail> },
     /// 429, `E0000047`.
     #[error("Okta rate limit exceeded for {path}{}{}", concurrency_note(*.concurrency), reset_note(.reset_at))]
     RateLimited {
@@ -150,11 +147,7 @@ pub enum OktaError {
     /// The org's host does not resolve or refuses connections: most likely
     /// a wrong instance URL.
     #[error("cannot reach the Okta org at {host} ({path}): {reason}")]
-    Unreachable {
-        host: String,
-        path: String,
-        reason: String,
-    },
+    Unreachable { host: String, path: String, reason: String },
     /// A 2xx body that is not the expected JSON.
     #[error("unexpected response body from Okta for {path}: {reason}")]
     Malformed { path: String, reason: String },
@@ -171,24 +164,15 @@ pub enum OktaError {
     },
     /// The client cannot be built or a request cannot be formed.
     #[error("invalid Okta client configuration `{key}`: {reason}")]
-    InvalidConfig {
-        key: &'static str,
-        reason: &'static str,
-    },
+    InvalidConfig { key: &'static str, reason: &'static str },
 }
 
 fn concurrency_note(concurrency: bool) -> &'static str {
-    if concurrency {
-        " (concurrent request cap)"
-    } else {
-        ""
-    }
+    if concurrency { " (concurrent request cap)" } else { "" }
 }
 
 fn reset_note(reset_at: &Option<OffsetDateTime>) -> String {
-    reset_at
-        .map(|t| format!("; resets at {t}"))
-        .unwrap_or_default()
+    reset_at.map(|t| format!("; resets at {t}")).unwrap_or_default()
 }
 
 impl OktaError {
@@ -328,22 +312,10 @@ fn classify_client_error(status: u16, path: String, detail: Box<ErrorDetail>) ->
         _ => None,
     };
     match by_code.unwrap_or(status) {
-        401 => OktaError::Unauthorized {
-            status,
-            path,
-            detail,
-        },
-        403 => OktaError::Forbidden {
-            status,
-            path,
-            detail,
-        },
+        401 => OktaError::Unauthorized { status, path, detail },
+        403 => OktaError::Forbidden { status, path, detail },
         404 => OktaError::NotFound { path, detail },
-        _ => OktaError::Other {
-            status,
-            path,
-            detail,
-        },
+        _ => OktaError::Other { status, path, detail },
     }
 }
 
@@ -403,22 +375,12 @@ mod tests {
     fn okta_codes_map_to_the_callers_next_step() {
         type Check = fn(&OktaError) -> bool;
         let cases: [(u16, &str, Check); 6] = [
-            (401, "E0000011", |e| {
-                matches!(e, OktaError::Unauthorized { .. })
-            }),
-            (401, "E0000015", |e| {
-                matches!(e, OktaError::Forbidden { .. })
-            }),
-            (403, "E0000006", |e| {
-                matches!(e, OktaError::Forbidden { .. })
-            }),
+            (401, "E0000011", |e| matches!(e, OktaError::Unauthorized { .. })),
+            (401, "E0000015", |e| matches!(e, OktaError::Forbidden { .. })),
+            (403, "E0000006", |e| matches!(e, OktaError::Forbidden { .. })),
             (404, "E0000007", |e| matches!(e, OktaError::NotFound { .. })),
-            (429, "E0000047", |e| {
-                matches!(e, OktaError::RateLimited { .. })
-            }),
-            (400, "E0000031", |e| {
-                matches!(e, OktaError::Other { status: 400, .. })
-            }),
+            (429, "E0000047", |e| matches!(e, OktaError::RateLimited { .. })),
+            (400, "E0000031", |e| matches!(e, OktaError::Other { status: 400, .. })),
         ];
         for (status, code, check) in cases {
             let err = classify(status, &okta_body(code, "x"));
@@ -430,19 +392,10 @@ mod tests {
     #[test]
     fn statuses_decide_when_there_is_no_okta_body() {
         assert!(matches!(classify(401, ""), OktaError::Unauthorized { .. }));
-        assert!(matches!(
-            classify(403, "<html>"),
-            OktaError::Forbidden { .. }
-        ));
+        assert!(matches!(classify(403, "<html>"), OktaError::Forbidden { .. }));
         assert!(matches!(classify(404, ""), OktaError::NotFound { .. }));
-        assert!(matches!(
-            classify(302, ""),
-            OktaError::Other { status: 302, .. }
-        ));
-        assert!(matches!(
-            classify(501, ""),
-            OktaError::Other { status: 501, .. }
-        ));
+        assert!(matches!(classify(302, ""), OktaError::Other { status: 302, .. }));
+        assert!(matches!(classify(501, ""), OktaError::Other { status: 501, .. }));
     }
 
     #[test]
@@ -460,10 +413,7 @@ mod tests {
     #[test]
     fn rate_limited_reads_reset_and_concurrency_from_headers() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "date",
-            HeaderValue::from_static("Thu, 11 Sep 2025 16:21:50 GMT"),
-        );
+        headers.insert("date", HeaderValue::from_static("Thu, 11 Sep 2025 16:21:50 GMT"));
         headers.insert("x-rate-limit-limit", HeaderValue::from_static("0"));
         headers.insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
         headers.insert("x-rate-limit-reset", HeaderValue::from_static("1757607758"));

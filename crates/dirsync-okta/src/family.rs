@@ -18,12 +18,7 @@ pub enum Family {
 
 impl Family {
     /// Every family, in a fixed order (index with [`Family::index`]).
-    pub const ALL: [Family; 4] = [
-        Family::ListUsers,
-        Family::ListGroups,
-        Family::GetUser,
-        Family::Other,
-    ];
+    pub const ALL: [Family; 4] = [Family::ListUsers, Family::ListGroups, Family::GetUser, Family::Other];
 
     /// Classifies a URL path such as `/api/v1/groups/00g1/users`.
     ///
@@ -35,9 +30,9 @@ impl Family {
         match segments.as_slice() {
             ["api", "v1", "users"] => Family::ListUsers,
             ["api", "v1", "users", _] => Family::GetUser,
-            ["api", "v1", "groups"]
-            | ["api", "v1", "groups", _]
-            | ["api", "v1", "groups", _, "users"] => Family::ListGroups,
+            ["api", "v1", "groups"] | ["api", "v1", "groups", _] | ["api", "v1", "groups", _, "users"] => {
+                Family::ListGroups
+            }
             _ => Family::Other,
         }
     }

@@ -81,9 +81,7 @@ struct Budget {
 
 impl Limiter {
     pub(crate) fn new(config: &ClientConfig) -> Self {
-        let clock = TokioClock {
-            origin: Instant::now(),
-        };
+        let clock = TokioClock { origin: Instant::now() };
         let families = Family::ALL.map(|family| {
             let documented = f64::from(family.documented_limit_per_minute());
             let limit = (documented * config.token_share).floor().max(1.0) as u32;
@@ -109,7 +107,14 @@ impl Limiter {
     pub(crate) async fn acquire(&self, family: Family, counters: &Counters) -> Permit {
         loop {
             let (hold_until, gcra) = {
-                let budget = self.lock(family);
+                let mut budget = self.lock(family);
+                if budget.hold_until.is_some_and(|t| t <= Instant::now()) {
+                    // The hold lasted until the window's reset: its whole
+                    // budget is available again, so the pace restarts with a
+                    // full burst instead of trickling at the per-minute rate.
+                    budget.hold_until = None;
+                    budget.gcra = Arc::new(gcra(budget.limit, self.reserve, self.clock));
+                }
                 (budget.hold_until, budget.gcra.clone())
             };
             if let Some(until) = hold_until.filter(|t| *t > Instant::now()) {
@@ -168,13 +173,7 @@ impl Limiter {
     /// Records the window and returns the lowest `remaining` seen for it, or
     /// `None` for a late answer from an earlier window; rebuilds the GCRA
     /// when Okta's limit differs from the one assumed.
-    fn track_window(
-        &self,
-        family: Family,
-        rate: &RateLimitHeaders,
-        limit: u32,
-        remaining: u32,
-    ) -> Option<u32> {
+    fn track_window(&self, family: Family, rate: &RateLimitHeaders, limit: u32, remaining: u32) -> Option<u32> {
         let mut budget = self.lock(family);
         // Without a reset the answer is taken as part of the current window.
         let reset = rate
@@ -182,20 +181,23 @@ impl Limiter {
             .map(|t| t.unix_timestamp())
             .or(budget.window.map(|(known, _)| known))
             .unwrap_or(0);
+        let first_answer = budget.window.is_none();
         let remaining = match budget.window {
             Some((known, _)) if reset < known => return None,
             Some((known, lowest)) if reset == known => lowest.min(remaining),
             _ => remaining,
         };
         budget.window = Some((reset, remaining));
-        if limit != budget.limit {
+        // The first answer tells what this token really has left (another
+        // worker may have spent some of the window); a changed limit means
+        // the assumed one was wrong. Either way rebuild, and spend what the
+        // window has already used so the fresh GCRA grants no extra burst.
+        if first_answer || limit != budget.limit {
             let gcra = gcra(limit, self.reserve, self.clock);
-            // A fresh GCRA would grant a full burst again: spend what the
-            // window has already used.
             if let Some(used) = NonZeroU32::new(limit.saturating_sub(remaining)) {
                 let _ = gcra.check_n(used);
             }
-            tracing::debug!(family = %family, limit, "adapting to Okta's rate limit");
+            tracing::debug!(family = %family, limit, remaining, "adapting to Okta's rate limit");
             budget.gcra = Arc::new(gcra);
             budget.limit = limit;
         }
@@ -217,9 +219,7 @@ impl Limiter {
     }
 
     fn lock(&self, family: Family) -> std::sync::MutexGuard<'_, Budget> {
-        self.families[family.index()]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.families[family.index()].lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -267,10 +267,7 @@ mod tests {
         };
         put("x-rate-limit-limit", limit.to_string());
         put("x-rate-limit-remaining", remaining.to_string());
-        put(
-            "x-rate-limit-reset",
-            (DATE_EPOCH + reset_in_secs).to_string(),
-        );
+        put("x-rate-limit-reset", (DATE_EPOCH + reset_in_secs).to_string());
         map
     }
 
@@ -285,10 +282,7 @@ mod tests {
         let limiter = Limiter::new(&config());
         // List users: 600/min documented × 0.5 share = 300, less 10% = 270.
         for _ in 0..270 {
-            assert_eq!(
-                timed_acquire(&limiter, Family::ListUsers).await,
-                Duration::ZERO
-            );
+            assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::ZERO);
         }
         let paced = timed_acquire(&limiter, Family::ListUsers).await;
         assert!(
@@ -303,18 +297,28 @@ mod tests {
 
         limiter.observe(Family::ListUsers, StatusCode::OK, &headers(600, 60, 30));
 
-        assert_eq!(
-            timed_acquire(&limiter, Family::ListGroups).await,
-            Duration::ZERO
-        );
+        assert_eq!(timed_acquire(&limiter, Family::ListGroups).await, Duration::ZERO);
         assert_eq!(
             timed_acquire(&limiter, Family::ListUsers).await,
             Duration::from_secs(30)
         );
+        assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_the_reset_the_whole_budget_is_a_burst_again() {
+        let limiter = Limiter::new(&config());
+        // Okta: 100 a minute, 10 left, i.e. the reserve: hold for 30 s.
+        limiter.observe(Family::ListUsers, StatusCode::OK, &headers(100, 10, 30));
+
         assert_eq!(
             timed_acquire(&limiter, Family::ListUsers).await,
-            Duration::ZERO
+            Duration::from_secs(30)
         );
+        for _ in 1..90 {
+            assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::ZERO);
+        }
+        assert!(timed_acquire(&limiter, Family::ListUsers).await > Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -323,30 +327,17 @@ mod tests {
 
         limiter.observe(Family::ListUsers, StatusCode::OK, &headers(600, 61, 30));
 
-        assert_eq!(
-            timed_acquire(&limiter, Family::ListUsers).await,
-            Duration::ZERO
-        );
+        assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_429_holds_the_family_until_the_date_relative_reset() {
         let limiter = Limiter::new(&config());
 
-        limiter.observe(
-            Family::GetUser,
-            StatusCode::TOO_MANY_REQUESTS,
-            &headers(1000, 0, 48),
-        );
+        limiter.observe(Family::GetUser, StatusCode::TOO_MANY_REQUESTS, &headers(1000, 0, 48));
 
-        assert_eq!(
-            timed_acquire(&limiter, Family::GetUser).await,
-            Duration::from_secs(48)
-        );
-        assert_eq!(
-            timed_acquire(&limiter, Family::ListUsers).await,
-            Duration::ZERO
-        );
+        assert_eq!(timed_acquire(&limiter, Family::GetUser).await, Duration::from_secs(48));
+        assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -374,16 +365,9 @@ mod tests {
     async fn a_concurrency_429_does_not_hold_the_family() {
         let limiter = Limiter::new(&config());
 
-        limiter.observe(
-            Family::ListUsers,
-            StatusCode::TOO_MANY_REQUESTS,
-            &headers(0, 0, 50),
-        );
+        limiter.observe(Family::ListUsers, StatusCode::TOO_MANY_REQUESTS, &headers(0, 0, 50));
 
-        assert_eq!(
-            timed_acquire(&limiter, Family::ListUsers).await,
-            Duration::ZERO
-        );
+        assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -394,10 +378,7 @@ mod tests {
         limiter.observe(Family::ListUsers, StatusCode::OK, &headers(600, 590, 90));
         limiter.observe(Family::ListUsers, StatusCode::OK, &headers(600, 10, 30));
 
-        assert_eq!(
-            timed_acquire(&limiter, Family::ListUsers).await,
-            Duration::ZERO
-        );
+        assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -424,10 +405,7 @@ mod tests {
         limiter.observe(Family::ListUsers, StatusCode::OK, &headers(100, 50, 30));
 
         for _ in 0..40 {
-            assert_eq!(
-                timed_acquire(&limiter, Family::ListUsers).await,
-                Duration::ZERO
-            );
+            assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::ZERO);
         }
         let paced = timed_acquire(&limiter, Family::ListUsers).await;
         assert!(
@@ -449,9 +427,7 @@ mod tests {
         let third = limiter.acquire(Family::GetUser, &counters);
         tokio::pin!(third);
         assert!(
-            tokio::time::timeout(Duration::from_secs(5), &mut third)
-                .await
-                .is_err(),
+            tokio::time::timeout(Duration::from_secs(5), &mut third).await.is_err(),
             "a third request must wait while two are in flight"
         );
         drop(first);
@@ -465,17 +441,10 @@ mod tests {
         let limiter = Limiter::new(&config());
 
         limiter.observe(Family::ListUsers, StatusCode::OK, &HeaderMap::new());
-        limiter.observe(
-            Family::ListUsers,
-            StatusCode::TOO_MANY_REQUESTS,
-            &HeaderMap::new(),
-        );
+        limiter.observe(Family::ListUsers, StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new());
 
         // A 429 without a reset still holds briefly (1 s), so a storm of
         // retries does not hammer the org.
-        assert_eq!(
-            timed_acquire(&limiter, Family::ListUsers).await,
-            Duration::from_secs(1)
-        );
+        assert_eq!(timed_acquire(&limiter, Family::ListUsers).await, Duration::from_secs(1));
     }
 }

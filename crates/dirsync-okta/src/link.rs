@@ -10,12 +10,7 @@ use reqwest::header::{HeaderMap, LINK};
 /// The target of the `rel="next"` link among all `Link` fields, verbatim.
 /// Fields that are not valid UTF-8 are skipped.
 pub fn next_from_headers(headers: &HeaderMap) -> Option<String> {
-    next_from_values(
-        headers
-            .get_all(LINK)
-            .iter()
-            .filter_map(|value| value.to_str().ok()),
-    )
+    next_from_values(headers.get_all(LINK).iter().filter_map(|value| value.to_str().ok()))
 }
 
 /// The target of the `rel="next"` link among raw `Link` field values.
@@ -38,10 +33,9 @@ impl LinkValue<'_> {
     /// `rel` may hold several space-separated relation types, compared
     /// case-insensitively (RFC 8288 §3.3).
     fn has_rel(&self, wanted: &str) -> bool {
-        self.rel.as_deref().is_some_and(|rel| {
-            rel.split_ascii_whitespace()
-                .any(|r| r.eq_ignore_ascii_case(wanted))
-        })
+        self.rel
+            .as_deref()
+            .is_some_and(|rel| rel.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case(wanted)))
     }
 }
 
@@ -103,8 +97,7 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     const SELF_LINK: &str = r#"<https://acme.okta.com/api/v1/users?limit=200>; rel="self""#;
-    const NEXT_LINK: &str =
-        r#"<https://acme.okta.com/api/v1/users?after=00u2&limit=200>; rel="next""#;
+    const NEXT_LINK: &str = r#"<https://acme.okta.com/api/v1/users?after=00u2&limit=200>; rel="next""#;
 
     #[test]
     fn next_is_found_in_the_second_of_two_fields() {

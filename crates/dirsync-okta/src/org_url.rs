@@ -116,11 +116,7 @@ fn is_private_literal(host: &Host<&str>) -> bool {
     };
     match ip {
         IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
+            v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
         }
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
@@ -157,10 +153,7 @@ mod tests {
     #[test]
     fn default_port_is_dropped_and_other_ports_kept() {
         assert_eq!(ok("https://acme.okta.com:443/x"), "https://acme.okta.com");
-        assert_eq!(
-            ok("https://login.acme.com:8443"),
-            "https://login.acme.com:8443"
-        );
+        assert_eq!(ok("https://login.acme.com:8443"), "https://login.acme.com:8443");
     }
 
     #[test]
@@ -198,11 +191,7 @@ mod tests {
             "https://[fd00::1]",
             "https://localhost:8443",
         ] {
-            assert_eq!(
-                OrgUrl::parse(input, false),
-                Err(OrgUrlError::PrivateAddress),
-                "{input}"
-            );
+            assert_eq!(OrgUrl::parse(input, false), Err(OrgUrlError::PrivateAddress), "{input}");
             assert!(OrgUrl::parse(input, true).is_ok(), "{input}");
         }
     }
@@ -223,9 +212,6 @@ mod tests {
     #[test]
     fn join_builds_absolute_urls() {
         let org = OrgUrl::parse("https://acme.okta.com/whatever", false).unwrap();
-        assert_eq!(
-            org.join("/api/v1/users").as_str(),
-            "https://acme.okta.com/api/v1/users"
-        );
+        assert_eq!(org.join("/api/v1/users").as_str(), "https://acme.okta.com/api/v1/users");
     }
 }

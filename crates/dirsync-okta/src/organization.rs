@@ -23,13 +23,8 @@ impl Organization {
     /// configured URL: an https org never accepts an http canonical domain.
     pub(crate) fn from_json(body: &[u8], allow_insecure: bool) -> Result<Self, String> {
         let wire: Wire = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let domain = wire
-            .links
-            .organization
-            .ok_or("no _links.organization.href")?
-            .href;
-        let domain = OrgUrl::parse(&domain, allow_insecure)
-            .map_err(|e| format!("_links.organization.href: {e}"))?;
+        let domain = wire.links.organization.ok_or("no _links.organization.href")?.href;
+        let domain = OrgUrl::parse(&domain, allow_insecure).map_err(|e| format!("_links.organization.href: {e}"))?;
         // An alternate link that does not validate is ignored rather than
         // failing verification: only the canonical domain is required.
         let alternate = wire

@@ -23,8 +23,7 @@ impl RateLimitHeaders {
     /// Reads the headers; a missing or unparsable value is `None`, never an
     /// error (the simulator, proxies and old recordings omit some).
     pub fn parse(headers: &HeaderMap) -> Self {
-        let number =
-            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        let number = |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         Self {
             limit: number("x-rate-limit-limit").map(clamp),
@@ -117,10 +116,7 @@ mod tests {
 
     #[test]
     fn missing_or_garbage_headers_are_none() {
-        let parsed = RateLimitHeaders::parse(&headers(&[
-            ("x-rate-limit-limit", "many"),
-            ("date", "yesterday"),
-        ]));
+        let parsed = RateLimitHeaders::parse(&headers(&[("x-rate-limit-limit", "many"), ("date", "yesterday")]));
         assert_eq!(parsed, RateLimitHeaders::default());
         assert!(!parsed.is_present());
         assert_eq!(parsed.until_reset(), None);

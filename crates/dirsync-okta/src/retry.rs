@@ -64,11 +64,7 @@ impl RetryState {
     /// Waits for the window's reset (plus jitter). For the concurrency cap
     /// Okta's reset is only a hint: requests in flight end in milliseconds,
     /// so back off briefly instead.
-    fn after_rate_limit(
-        &mut self,
-        retry_after: Option<Duration>,
-        concurrency: bool,
-    ) -> Option<Duration> {
+    fn after_rate_limit(&mut self, retry_after: Option<Duration>, concurrency: bool) -> Option<Duration> {
         self.rate_limited_left = self.rate_limited_left.checked_sub(1)?;
         let base = match retry_after {
             Some(wait) if !concurrency => wait.min(self.max_rate_limit_wait),
@@ -163,11 +159,7 @@ mod tests {
             state.next_delay(&rate_limited(huge, false)),
             Some(Duration::from_secs(120))
         );
-        assert_eq!(
-            state.next_delay(&rate_limited(wait, false)),
-            None,
-            "budget spent"
-        );
+        assert_eq!(state.next_delay(&rate_limited(wait, false)), None, "budget spent");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::error::OktaError;
 /// An Okta API token (sent as `Authorization: SSWS <token>`).
 ///
 /// `Debug` and `Display` print `[REDACTED]`; the secret is exposed in exactly
-/// one place, [`ApiToken::authorization`], which builds the header value and
+/// one place, the crate-private `authorization()`, which builds the header value and
 /// marks it sensitive so that hyper and reqwest never print it either.
 #[derive(Clone)]
 pub struct ApiToken(SecretString);
@@ -41,11 +41,9 @@ impl ApiToken {
                 reason: "the token is empty or contains characters not allowed in an HTTP header",
             });
         }
-        let mut value = HeaderValue::try_from(format!("SSWS {secret}")).map_err(|_| {
-            OktaError::InvalidConfig {
-                key: "api_token",
-                reason: "the token cannot be sent in an HTTP header",
-            }
+        let mut value = HeaderValue::try_from(format!("SSWS {secret}")).map_err(|_| OktaError::InvalidConfig {
+            key: "api_token",
+            reason: "the token cannot be sent in an HTTP header",
         })?;
         value.set_sensitive(true);
         Ok(value)
@@ -105,9 +103,7 @@ mod tests {
 
     #[test]
     fn authorization_header_is_sensitive_and_debug_hides_it() {
-        let value = ApiToken::new(format!("  {SECRET}\n"))
-            .authorization()
-            .unwrap();
+        let value = ApiToken::new(format!("  {SECRET}\n")).authorization().unwrap();
         assert!(value.is_sensitive());
         assert_eq!(value.to_str().unwrap(), format!("SSWS {SECRET}"));
         assert!(!format!("{value:?}").contains(SECRET));

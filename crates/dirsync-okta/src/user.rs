@@ -175,11 +175,7 @@ mod tests {
         assert_eq!(profile.login(), Some("isaac@example.org"));
         assert_eq!(profile.first_name(), Some("Isaac"));
         assert_eq!(profile.title(), None, "null is None");
-        assert_eq!(
-            profile.employee_number(),
-            None,
-            "a number is None, not an error"
-        );
+        assert_eq!(profile.employee_number(), None, "a number is None, not an error");
         assert_eq!(profile.cost_center(), None, "an array is None");
         assert_eq!(profile.department(), None, "missing is None");
         assert_eq!(profile.get("title"), Some(&Value::Null), "nulls are kept");

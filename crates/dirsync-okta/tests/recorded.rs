@@ -93,8 +93,7 @@ fn load_all() -> Vec<Interaction> {
 
 fn load_file(path: &Path) -> Vec<Interaction> {
     let text = std::fs::read_to_string(path).unwrap();
-    let doc: Value = serde_yaml_ng::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", path.display()));
+    let doc: Value = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", path.display()));
     let file = path.file_name().unwrap().to_string_lossy().into_owned();
     doc["interactions"]
         .as_sequence()
@@ -242,25 +241,16 @@ fn check_error(it: &Interaction) -> &'static str {
 
 fn check_rate_limited(it: &Interaction, err: &OktaError, context: &str) {
     let OktaError::RateLimited {
-        reset_at,
-        retry_after,
-        ..
+        reset_at, retry_after, ..
     } = err
     else {
         panic!("E0000047 not classified as RateLimited: {context}");
     };
     let recorded_reset: i64 = it.header_values("x-rate-limit-reset")[0].parse().unwrap();
-    assert_eq!(
-        reset_at.unwrap().unix_timestamp(),
-        recorded_reset,
-        "{context}"
-    );
+    assert_eq!(reset_at.unwrap().unix_timestamp(), recorded_reset, "{context}");
     // Measured against the recorded Date, not today's clock.
     let wait = retry_after.expect("Date and reset recorded");
-    assert!(
-        wait.as_secs() > 0 && wait.as_secs() <= 60,
-        "{context}: {wait:?}"
-    );
+    assert!(wait.as_secs() > 0 && wait.as_secs() <= 60, "{context}: {wait:?}");
 }
 
 #[test]
@@ -269,20 +259,14 @@ fn every_recorded_okta_body_parses_or_classifies() {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for it in &interactions {
         if it.status >= 400 && it.body.trim_start().starts_with('{') {
-            *counts
-                .entry(format!("error:{}", check_error(it)))
-                .or_default() += 1;
+            *counts.entry(format!("error:{}", check_error(it))).or_default() += 1;
             *counts.entry("errors".into()).or_default() += 1;
         } else if (200..300).contains(&it.status)
             && let Some(kind) = kind_of(it.url.path(), &it.body)
         {
             let items = parse_success(it, kind);
-            *counts
-                .entry(format!("{kind:?}").to_lowercase())
-                .or_default() += 1;
-            *counts
-                .entry(format!("{kind:?} items").to_lowercase())
-                .or_default() += items;
+            *counts.entry(format!("{kind:?}").to_lowercase()).or_default() += 1;
+            *counts.entry(format!("{kind:?} items").to_lowercase()).or_default() += items;
         }
     }
     println!("parsed recorded bodies: {counts:#?}");
@@ -294,10 +278,7 @@ fn every_recorded_okta_body_parses_or_classifies() {
     }
     assert!(counts["users items"] > 0 && counts["members items"] > 0 && counts["groups items"] > 0);
     for key in ["error:not_found", "error:rate_limited", "error:forbidden"] {
-        assert!(
-            counts.contains_key(key),
-            "no {key} in the recordings: {counts:?}"
-        );
+        assert!(counts.contains_key(key), "no {key} in the recordings: {counts:?}");
     }
 }
 
@@ -332,13 +313,7 @@ fn recorded_link_headers_yield_the_next_page_in_both_recorder_formats() {
             checked_list += 1;
         }
     }
-    assert!(
-        checked_single > 0,
-        "no single-string Link header checked (old vcrpy)"
-    );
-    assert!(
-        checked_list > 0,
-        "no list-form Link header checked (new vcrpy, go-vcr)"
-    );
+    assert!(checked_single > 0, "no single-string Link header checked (old vcrpy)");
+    assert!(checked_list > 0, "no list-form Link header checked (new vcrpy, go-vcr)");
     assert!(nexts > 0, "no recorded next link found");
 }

@@ -21,32 +21,24 @@ impl Broker {
     /// UI) and declares the topology.
     pub async fn connect(config: &QueueConfig, name: &str) -> Result<Broker, QueueError> {
         let props = ConnectionProperties::default().with_connection_name(name.into());
-        let connection =
-            match tokio::time::timeout(config.timeout(), Connection::connect(&config.url, props))
-                .await
-            {
-                Ok(Ok(c)) => c,
-                Ok(Err(source)) => {
-                    return Err(QueueError::Unreachable {
-                        address: config.redacted_url(),
-                        source,
-                    });
-                }
-                Err(_) => {
-                    return Err(QueueError::Timeout {
-                        operation: "connect",
-                        seconds: config.timeout().as_secs_f64(),
-                    });
-                }
-            };
+        let connection = match tokio::time::timeout(config.timeout(), Connection::connect(&config.url, props)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(source)) => {
+                return Err(QueueError::Unreachable {
+                    address: config.redacted_url(),
+                    source,
+                });
+            }
+            Err(_) => {
+                return Err(QueueError::Timeout {
+                    operation: "connect",
+                    seconds: config.timeout().as_secs_f64(),
+                });
+            }
+        };
         let topology = Topology::new(&config.prefix, config.delivery_limit);
         let channel = connection.create_channel().await?;
-        bounded(
-            "declare topology",
-            config.timeout(),
-            topology.declare(&channel),
-        )
-        .await?;
+        bounded("declare topology", config.timeout(), topology.declare(&channel)).await?;
         let _ = channel.close(200, "declared".into()).await;
         Ok(Broker {
             connection,
@@ -72,25 +64,14 @@ impl Broker {
             channel.confirm_select(ConfirmSelectOptions::default()),
         )
         .await?;
-        Ok(Publisher::new(
-            channel,
-            self.topology.exchange(),
-            self.config.timeout(),
-        ))
+        Ok(Publisher::new(channel, self.topology.exchange(), self.config.timeout()))
     }
 
     /// A consumer on its own channel with manual acks and `prefetch`
     /// unacknowledged deliveries at most (per consumer, never global QoS).
-    pub async fn consumer(
-        &self,
-        queue: &str,
-        prefetch: u16,
-        tag: &str,
-    ) -> Result<Consumer, QueueError> {
+    pub async fn consumer(&self, queue: &str, prefetch: u16, tag: &str) -> Result<Consumer, QueueError> {
         let channel = self.connection.create_channel().await?;
-        channel
-            .basic_qos(prefetch, BasicQosOptions { global: false })
-            .await?;
+        channel.basic_qos(prefetch, BasicQosOptions { global: false }).await?;
         let inner = channel
             .basic_consume(
                 queue.into(),
@@ -110,10 +91,6 @@ impl Broker {
 
     /// Closes politely: unacked deliveries go back to their queues at once.
     pub async fn close(&self) {
-        let _ = tokio::time::timeout(
-            self.config.timeout(),
-            self.connection.close(200, "bye".into()),
-        )
-        .await;
+        let _ = tokio::time::timeout(self.config.timeout(), self.connection.close(200, "bye".into())).await;
     }
 }

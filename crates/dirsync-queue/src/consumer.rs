@@ -53,8 +53,7 @@ impl Consumer {
         let tag = self.inner.tag();
         let _ = tokio::time::timeout(
             self.timeout,
-            self.channel
-                .basic_cancel(tag, BasicCancelOptions::default()),
+            self.channel.basic_cancel(tag, BasicCancelOptions::default()),
         )
         .await;
     }
@@ -66,18 +65,9 @@ impl Delivery {
     }
 
     pub async fn ack(&self) -> Result<(), QueueError> {
-        let acked = bounded(
-            "basic.ack",
-            self.timeout,
-            self.acker.ack(BasicAckOptions::default()),
-        )
-        .await?;
+        let acked = bounded("basic.ack", self.timeout, self.acker.ack(BasicAckOptions::default())).await?;
         // Ok(false) is lapin's "this acker was used or belongs to a dead channel".
-        if acked {
-            Ok(())
-        } else {
-            Err(QueueError::StaleDelivery)
-        }
+        if acked { Ok(()) } else { Err(QueueError::StaleDelivery) }
     }
 
     /// Puts the message back for another try (it counts towards the delivery limit).

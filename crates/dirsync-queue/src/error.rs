@@ -9,10 +9,7 @@ pub enum QueueError {
     #[error("RabbitMQ: {0}")]
     Amqp(#[from] lapin::Error),
     #[error("RabbitMQ did not answer `{operation}` within {seconds:.1} s")]
-    Timeout {
-        operation: &'static str,
-        seconds: f64,
-    },
+    Timeout { operation: &'static str, seconds: f64 },
     #[error("RabbitMQ refused the message (nack) for `{routing_key}`")]
     Nacked { routing_key: String },
     #[error("no queue is bound for `{routing_key}`: the message came back unroutable")]

@@ -1,8 +1,7 @@
 use lapin::{
     Channel, ExchangeKind,
     options::{
-        ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-        QueueDeleteOptions,
+        ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
     },
     types::{AMQPValue, FieldTable},
 };
@@ -28,6 +27,11 @@ impl Topology {
         self.prefix.clone()
     }
 
+    /// Change events for the product, routed by event type (`user.updated`...).
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
     pub fn dead_letter_exchange(&self) -> String {
         format!("{}.dlx", self.prefix)
     }
@@ -49,11 +53,7 @@ impl Topology {
     }
 
     fn work_queues(&self) -> [String; 3] {
-        [
-            self.manual_requests(),
-            self.scheduled_requests(),
-            self.pages(),
-        ]
+        [self.manual_requests(), self.scheduled_requests(), self.pages()]
     }
 
     /// Declares everything (idempotent; every role does it at start, so no
@@ -67,6 +67,14 @@ impl Topology {
             .exchange_declare(
                 self.exchange().into(),
                 ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .exchange_declare(
+                self.events_exchange().into(),
+                ExchangeKind::Topic,
                 durable,
                 FieldTable::default(),
             )
@@ -97,9 +105,7 @@ impl Topology {
             .await?;
         for queue in self.work_queues() {
             let args = quorum_args(Some((&self.dead_letter_exchange(), self.delivery_limit)));
-            channel
-                .queue_declare(queue.as_str().into(), queue_opts, args)
-                .await?;
+            channel.queue_declare(queue.as_str().into(), queue_opts, args).await?;
             channel
                 .queue_bind(
                     queue.as_str().into(),
@@ -120,7 +126,7 @@ impl Topology {
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await?;
         }
-        for exchange in [self.exchange(), self.dead_letter_exchange()] {
+        for exchange in [self.exchange(), self.dead_letter_exchange(), self.events_exchange()] {
             channel
                 .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                 .await?;
@@ -134,15 +140,9 @@ impl Topology {
 fn quorum_args(dead_letter: Option<(&str, i64)>) -> FieldTable {
     let mut args = FieldTable::default();
     // LongString, not ShortString: RabbitMQ rejects the latter's type tag in tables.
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
+    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
     if let Some((exchange, limit)) = dead_letter {
-        args.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(exchange.into()),
-        );
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(exchange.into()));
         args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(limit));
     }
     args

@@ -2,7 +2,7 @@
 
 use dirsync_domain::{SyncMode, SyncRequested, Trigger, WorkerMessage};
 use dirsync_queue::{Broker, Publisher, QueueConfig, QueueError, Topology};
-use dirsync_store::{NewRun, RunRecord, Store, StoreError};
+use dirsync_store::{NewRun, RunRecord, SchedulePolicy, Store, StoreError};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +16,24 @@ pub struct SchedulerConfig {
     pub tick_ms: u64,
     /// A queued run whose request nobody took for this long is sent again.
     pub stale_queued_ms: u64,
+    /// Create each tenant's daily run (off: only manual runs happen).
+    pub daily: bool,
+    /// A full reconciliation at least this often; incremental runs otherwise.
+    pub full_every_hours: u64,
+    /// A run that failed with `okta_unavailable` or `internal` is tried again after this long...
+    pub retry_after_ms: u64,
+    /// ...at most this many times a day.
+    pub max_retries_per_day: i64,
+}
+
+impl SchedulerConfig {
+    pub fn policy(&self) -> SchedulePolicy {
+        SchedulePolicy {
+            full_every: Duration::from_secs(self.full_every_hours * 3600),
+            retry_after: Duration::from_millis(self.retry_after_ms),
+            max_retries_per_day: self.max_retries_per_day,
+        }
+    }
 }
 
 impl Default for SchedulerConfig {
@@ -23,6 +41,10 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             tick_ms: 5_000,
             stale_queued_ms: 120_000,
+            daily: true,
+            full_every_hours: 7 * 24,
+            retry_after_ms: 30 * 60 * 1000,
+            max_retries_per_day: 3,
         }
     }
 }
@@ -100,14 +122,32 @@ pub async fn redeliver_once(
     let runs = store.runs_to_redeliver(stale_queued).await?;
     for (run_id, tenant_id, mode, trigger, attempt) in &runs {
         tracing::info!(%run_id, %tenant_id, attempt, "re-sending the request of an orphaned run");
+        publish_request(publisher, topology, *run_id, *tenant_id, *mode, *trigger, attempt + 1).await?;
+    }
+    Ok(runs.len())
+}
+
+/// Creates and announces every run due at `at` (see
+/// [`Store::schedule_due_runs`]): daily slots, catch-up after downtime, and
+/// retries of runs that may pass now. Safe with any number of replicas.
+pub async fn schedule_once(
+    store: &Store,
+    publisher: &Publisher,
+    topology: &Topology,
+    policy: &SchedulePolicy,
+    at: time::OffsetDateTime,
+) -> Result<usize, ScheduleError> {
+    let runs = store.schedule_due_runs(at, policy).await?;
+    for run in &runs {
+        tracing::info!(run_id = %run.run_id, tenant_id = %run.tenant_id, mode = %run.mode, "scheduled run due");
         publish_request(
             publisher,
             topology,
-            *run_id,
-            *tenant_id,
-            *mode,
-            *trigger,
-            attempt + 1,
+            run.run_id,
+            run.tenant_id,
+            run.mode,
+            Trigger::Scheduled,
+            1,
         )
         .await?;
     }
@@ -115,15 +155,11 @@ pub async fn redeliver_once(
 }
 
 /// Sweeps every `tick_ms` until `shutdown`, reconnecting as needed.
-pub async fn run(
-    config: SchedulerConfig,
-    deps: SchedulerDeps,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(config: SchedulerConfig, deps: SchedulerDeps, shutdown: CancellationToken) -> anyhow::Result<()> {
     let tick = Duration::from_millis(config.tick_ms);
     let stale = Duration::from_millis(config.stale_queued_ms);
     while !shutdown.is_cancelled() {
-        if let Err(e) = session(&deps, tick, stale, &shutdown).await {
+        if let Err(e) = session(&config, &deps, tick, stale, &shutdown).await {
             tracing::warn!(error = %e, "scheduler lost the broker or the database; retrying");
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -135,6 +171,7 @@ pub async fn run(
 }
 
 async fn session(
+    config: &SchedulerConfig,
     deps: &SchedulerDeps,
     tick: Duration,
     stale: Duration,
@@ -144,6 +181,17 @@ async fn session(
     let publisher = broker.publisher().await?;
     tracing::info!("scheduler sweeping");
     loop {
+        if config.daily {
+            let policy = config.policy();
+            schedule_once(
+                &deps.store,
+                &publisher,
+                broker.topology(),
+                &policy,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
+        }
         redeliver_once(&deps.store, &publisher, broker.topology(), stale).await?;
         tokio::select! {
             _ = shutdown.cancelled() => break,

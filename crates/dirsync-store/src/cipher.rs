@@ -39,10 +39,7 @@ pub enum CipherError {
     #[error("`{setting}` must be 32 bytes encoded in base64")]
     BadKey { setting: String },
     #[error("cannot read `secrets.key_file` {path}: {source}")]
-    KeyFile {
-        path: String,
-        source: std::io::Error,
-    },
+    KeyFile { path: String, source: std::io::Error },
     #[error("no key with id `{0}` is configured to decrypt this token")]
     UnknownKeyId(String),
     #[error("a stored token does not decrypt (wrong key, or the row was tampered with)")]
@@ -80,10 +77,7 @@ impl TokenCipher {
         let mut keys = BTreeMap::new();
         keys.insert(active_id.clone(), aes_key(&key, "secrets.key")?);
         for (id, old) in &config.previous_keys {
-            keys.insert(
-                id.clone(),
-                aes_key(old, &format!("secrets.previous_keys.{id}"))?,
-            );
+            keys.insert(id.clone(), aes_key(old, &format!("secrets.previous_keys.{id}"))?);
         }
         Ok(TokenCipher { active_id, keys })
     }
@@ -109,12 +103,7 @@ impl TokenCipher {
         (self.active_id.clone(), out)
     }
 
-    pub fn decrypt(
-        &self,
-        tenant_id: Uuid,
-        key_id: &str,
-        stored: &[u8],
-    ) -> Result<SecretString, CipherError> {
+    pub fn decrypt(&self, tenant_id: Uuid, key_id: &str, stored: &[u8]) -> Result<SecretString, CipherError> {
         let cipher = self
             .keys
             .get(key_id)
@@ -143,9 +132,7 @@ fn aes_key(encoded: &SecretString, setting: &str) -> Result<Aes256Gcm, CipherErr
     let bad = || CipherError::BadKey {
         setting: setting.to_owned(),
     };
-    let bytes = STANDARD
-        .decode(encoded.expose_secret().trim())
-        .map_err(|_| bad())?;
+    let bytes = STANDARD.decode(encoded.expose_secret().trim()).map_err(|_| bad())?;
     Aes256Gcm::new_from_slice(&bytes).map_err(|_| bad())
 }
 
@@ -193,10 +180,7 @@ mod tests {
         let mut rotated = config("k2", KEY_B);
         rotated.previous_keys.insert("k1".into(), KEY_A.into());
         let new = TokenCipher::from_config(&rotated).unwrap();
-        assert_eq!(
-            new.decrypt(tenant, &id, &sealed).unwrap().expose_secret(),
-            "token"
-        );
+        assert_eq!(new.decrypt(tenant, &id, &sealed).unwrap().expose_secret(), "token");
         assert_eq!(new.encrypt(tenant, &"token".into()).0, "k2");
     }
 

@@ -1,8 +1,11 @@
 //! The directory rows: set-based upserts that skip unchanged rows, and the
 //! run's exactly-once finalize.
 
-use crate::{Store, StoreError};
-use dirsync_domain::{GroupRecord, PageFetched, PagePayload, RunState, UserRecord};
+use crate::{
+    Store, StoreError,
+    events::{EventRow, StoredGroup, StoredUser},
+};
+use dirsync_domain::{GroupRecord, PageFetched, PagePayload, UserRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -48,6 +51,8 @@ pub struct DirectoryCounts {
 impl Store {
     /// Applies pages not applied before, in one transaction, rows sorted by
     /// key so concurrent writers lock in the same order (no deadlocks).
+    /// Every row actually changed leaves a change event in the outbox, in
+    /// the same transaction.
     pub async fn apply_pages(&self, batch: PageBatch<'_>) -> Result<WrittenBatch, StoreError> {
         let mut tx = self.pool.begin().await?;
         let fresh = claim_pages(&mut tx, &batch.pages).await?;
@@ -56,95 +61,32 @@ impl Store {
             duplicates: batch.pages.len() - fresh.len(),
             ..Default::default()
         };
-        let mut tallies: BTreeMap<Uuid, RunTally> = BTreeMap::new();
-        // Okta repeats a row across pages when data moves mid-listing: last wins.
-        let mut users: BTreeMap<(Uuid, &str), (Uuid, &UserRecord)> = BTreeMap::new();
-        let mut groups: BTreeMap<(Uuid, &str), (Uuid, &GroupRecord)> = BTreeMap::new();
-        let mut members: BTreeSet<(Uuid, &str, &str, Uuid)> = BTreeSet::new();
+        let mut rows = BatchRows::default();
         for page in &fresh {
             written.runs.insert(page.run_id);
-            let tally = tallies.entry(page.run_id).or_default();
-            match &page.payload {
-                PagePayload::Users { users: rows } => {
-                    tally.users_seen += rows.len() as i64;
-                    for u in rows {
-                        users.insert((page.tenant_id, u.okta_id.as_str()), (page.run_id, u));
-                    }
-                }
-                PagePayload::Groups { groups: rows } => {
-                    tally.groups_seen += rows.len() as i64;
-                    for g in rows {
-                        groups.insert((page.tenant_id, g.okta_id.as_str()), (page.run_id, g));
-                    }
-                }
-                PagePayload::Members { group_id, user_ids } => {
-                    tally.memberships_seen += user_ids.len() as i64;
-                    for u in user_ids {
-                        members.insert((
-                            page.tenant_id,
-                            group_id.as_str(),
-                            u.as_str(),
-                            page.run_id,
-                        ));
-                    }
-                }
-            }
+            rows.add(page);
         }
-        for run in upsert_users(&mut tx, &users).await? {
-            tallies.entry(run).or_default().users_changed += 1;
+        let mut events = Vec::new();
+        for (run, event) in upsert_users(&mut tx, &rows.users).await? {
+            rows.tally(run).users_changed += 1;
             written.users_changed += 1;
+            events.extend(event);
         }
-        for run in upsert_groups(&mut tx, &groups).await? {
-            tallies.entry(run).or_default().groups_changed += 1;
+        for (run, event) in upsert_groups(&mut tx, &rows.groups).await? {
+            rows.tally(run).groups_changed += 1;
             written.groups_changed += 1;
+            events.extend(event);
         }
-        for run in insert_members(&mut tx, &members).await? {
-            tallies.entry(run).or_default().memberships_added += 1;
+        for event in insert_members(&mut tx, &rows.members).await? {
+            rows.tally(event.run_id).memberships_added += 1;
             written.memberships_added += 1;
+            events.push(event);
         }
-        add_tallies(&mut tx, &tallies).await?;
+        record_seen(&mut tx, &rows).await?;
+        crate::events::insert_events(&mut tx, &events).await?;
+        add_tallies(&mut tx, &rows.tallies).await?;
         tx.commit().await?;
         Ok(written)
-    }
-
-    /// Finalizes the run if its fetch has ended and every published page is
-    /// written. Runs at most once per run: the row lock and the state check
-    /// make a second caller see `succeeded` and do nothing.
-    pub async fn try_finalize(&self, run_id: Uuid) -> Result<Option<RunState>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let row: Option<(Uuid, String, Option<i32>)> = sqlx::query_as(
-            "SELECT tenant_id, state, pages_total FROM sync_runs WHERE id = $1 FOR UPDATE",
-        )
-        .bind(run_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((tenant_id, state, Some(total))) = row else {
-            return Ok(None);
-        };
-        if state != RunState::Running.as_str() {
-            return Ok(None);
-        }
-        let (written,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM sync_pages WHERE run_id = $1")
-                .bind(run_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if written < i64::from(total) {
-            return Ok(None);
-        }
-        sqlx::query(
-            "UPDATE sync_runs SET state = 'succeeded', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1",
-        )
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE tenants SET last_okta_success_at = greatest(last_okta_success_at, now()) WHERE id = $1")
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(RunState::Succeeded))
     }
 
     pub async fn directory_counts(&self, tenant_id: Uuid) -> Result<DirectoryCounts, StoreError> {
@@ -154,23 +96,111 @@ impl Store {
         .bind(tenant_id)
         .fetch_all(&self.pool)
         .await?;
-        let (groups,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM groups WHERE tenant_id = $1 AND deleted_at IS NULL",
-        )
-        .bind(tenant_id)
-        .fetch_one(&self.pool)
-        .await?;
-        let (memberships,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM group_members WHERE tenant_id = $1")
+        let (groups,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM groups WHERE tenant_id = $1 AND deleted_at IS NULL")
                 .bind(tenant_id)
                 .fetch_one(&self.pool)
                 .await?;
+        let (memberships,): (i64,) = sqlx::query_as("SELECT count(*) FROM group_members WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(DirectoryCounts {
             users_by_status: by_status.into_iter().collect(),
             groups,
             memberships,
         })
     }
+}
+
+type Key<'a> = (Uuid, &'a str);
+
+/// A batch's rows, deduplicated (Okta repeats a row across pages when data
+/// moves mid-listing: last wins) and sorted by key.
+#[derive(Default)]
+struct BatchRows<'a> {
+    users: BTreeMap<Key<'a>, (Uuid, &'a UserRecord)>,
+    groups: BTreeMap<Key<'a>, (Uuid, &'a GroupRecord)>,
+    members: BTreeSet<(Uuid, &'a str, &'a str, Uuid)>,
+    tallies: BTreeMap<Uuid, RunTally>,
+}
+
+impl<'a> BatchRows<'a> {
+    fn add(&mut self, page: &'a PageFetched) {
+        let tally = self.tallies.entry(page.run_id).or_default();
+        match &page.payload {
+            PagePayload::Users { users } => {
+                tally.users_seen += users.len() as i64;
+                for u in users {
+                    self.users
+                        .insert((page.tenant_id, u.okta_id.as_str()), (page.run_id, u));
+                }
+            }
+            PagePayload::Groups { groups } => {
+                tally.groups_seen += groups.len() as i64;
+                for g in groups {
+                    self.groups
+                        .insert((page.tenant_id, g.okta_id.as_str()), (page.run_id, g));
+                }
+            }
+            PagePayload::Members { group_id, user_ids } => {
+                tally.memberships_seen += user_ids.len() as i64;
+                for u in user_ids {
+                    self.members
+                        .insert((page.tenant_id, group_id.as_str(), u.as_str(), page.run_id));
+                }
+            }
+        }
+    }
+
+    fn tally(&mut self, run: Uuid) -> &mut RunTally {
+        self.tallies.entry(run).or_default()
+    }
+}
+
+/// Remembers what each run saw: users and groups (a full run's sweep
+/// removes the rest) and members per group (a completed member chain
+/// replaces the group's member set).
+async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_>) -> Result<(), StoreError> {
+    let mut runs = Vec::new();
+    let mut kinds = Vec::new();
+    let mut ids = Vec::new();
+    for ((_, id), (run, _)) in &rows.users {
+        runs.push(*run);
+        kinds.push("u");
+        ids.push(*id);
+    }
+    for ((_, id), (run, _)) in &rows.groups {
+        runs.push(*run);
+        kinds.push("g");
+        ids.push(*id);
+    }
+    if !runs.is_empty() {
+        sqlx::query(
+            "INSERT INTO sync_seen (run_id, kind, okta_id) SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(runs)
+        .bind(kinds)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !rows.members.is_empty() {
+        let runs: Vec<Uuid> = rows.members.iter().map(|m| m.3).collect();
+        let groups: Vec<&str> = rows.members.iter().map(|m| m.1).collect();
+        let users: Vec<&str> = rows.members.iter().map(|m| m.2).collect();
+        sqlx::query(
+            "INSERT INTO sync_seen_members (run_id, group_id, user_id)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(runs)
+        .bind(groups)
+        .bind(users)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Records the pages as applied; returns those not applied before.
@@ -207,22 +237,36 @@ async fn claim_pages<'a>(
     Ok(fresh)
 }
 
-/// Inserts new users and updates changed ones; returns the run of each row
-/// actually written. A row whose stored `lastUpdated` is newer than the
-/// page's is left alone: a late page never rolls data back.
+/// Inserts new users and updates changed ones; returns, for each row
+/// actually written, its run and its change event (none when only
+/// `lastUpdated` moved). A row whose stored `lastUpdated` is newer than
+/// the page's is left alone: a late page never rolls data back.
 async fn upsert_users(
     tx: &mut sqlx::PgConnection,
-    users: &BTreeMap<(Uuid, &str), (Uuid, &UserRecord)>,
-) -> Result<Vec<Uuid>, StoreError> {
+    users: &BTreeMap<Key<'_>, (Uuid, &UserRecord)>,
+) -> Result<Vec<(Uuid, Option<EventRow>)>, StoreError> {
     if users.is_empty() {
         return Ok(Vec::new());
     }
     let mut cols = UserColumns::default();
-    let mut run_of: BTreeMap<(Uuid, String), Uuid> = BTreeMap::new();
-    for ((tenant, id), (run, u)) in users {
+    for ((tenant, _), (_, u)) in users {
         cols.push(*tenant, u);
-        run_of.insert((*tenant, (*id).to_owned()), *run);
     }
+    // The rows as they were, locked in key order like the upsert below.
+    let stored: Vec<StoredUser> = sqlx::query_as(
+        "SELECT u.tenant_id, u.okta_id, u.status, u.activated, u.status_changed, u.last_login, u.password_changed,
+                u.user_type_id, u.profile, u.deleted_at IS NOT NULL AS deleted
+         FROM users u JOIN UNNEST($1::uuid[], $2::text[]) AS k(t, i) ON u.tenant_id = k.t AND u.okta_id = k.i
+         ORDER BY u.tenant_id, u.okta_id FOR UPDATE OF u",
+    )
+    .bind(&cols.tenant)
+    .bind(&cols.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let stored: BTreeMap<(Uuid, String), StoredUser> = stored
+        .into_iter()
+        .map(|s| ((s.tenant_id, s.okta_id.clone()), s))
+        .collect();
     let changed: Vec<(Uuid, String)> = sqlx::query_as(
         "INSERT INTO users AS u (tenant_id, okta_id, status, created, activated, status_changed, last_login,
                                  last_updated, password_changed, user_type_id, profile)
@@ -258,8 +302,19 @@ async fn upsert_users(
     .fetch_all(&mut *tx)
     .await?;
     Ok(changed
-        .iter()
-        .filter_map(|key| run_of.get(key).copied())
+        .into_iter()
+        .filter_map(|(tenant, id)| {
+            let (run, record) = users.get(&(tenant, id.as_str()))?;
+            let event =
+                crate::events::user_event(stored.get(&(tenant, id.clone())), record).map(|(kind, payload)| EventRow {
+                    tenant_id: tenant,
+                    run_id: *run,
+                    event_type: kind,
+                    okta_id: id.clone(),
+                    payload,
+                });
+            Some((*run, event))
+        })
         .collect())
 }
 
@@ -297,25 +352,17 @@ impl UserColumns {
 
 async fn upsert_groups(
     tx: &mut sqlx::PgConnection,
-    groups: &BTreeMap<(Uuid, &str), (Uuid, &GroupRecord)>,
-) -> Result<Vec<Uuid>, StoreError> {
+    groups: &BTreeMap<Key<'_>, (Uuid, &GroupRecord)>,
+) -> Result<Vec<(Uuid, Option<EventRow>)>, StoreError> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
     let n = groups.len();
-    let (mut tenant, mut id, mut kind) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut created, mut updated, mut membership) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
+    let (mut tenant, mut id, mut kind) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut created, mut updated, mut membership) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut classes, mut profile) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut run_of: BTreeMap<(Uuid, String), Uuid> = BTreeMap::new();
-    for ((t, gid), (run, g)) in groups {
+    for ((t, _), (_, g)) in groups {
         tenant.push(*t);
         id.push(g.okta_id.clone());
         kind.push(g.group_type.clone());
@@ -325,8 +372,20 @@ async fn upsert_groups(
         // text[][] cannot be UNNESTed row by row; a JSON array per row can.
         classes.push(serde_json::json!(g.object_class));
         profile.push(g.profile.clone());
-        run_of.insert((*t, (*gid).to_owned()), *run);
     }
+    let stored: Vec<StoredGroup> = sqlx::query_as(
+        "SELECT g.tenant_id, g.okta_id, g.group_type, g.object_class, g.profile, g.deleted_at IS NOT NULL AS deleted
+         FROM groups g JOIN UNNEST($1::uuid[], $2::text[]) AS k(t, i) ON g.tenant_id = k.t AND g.okta_id = k.i
+         ORDER BY g.tenant_id, g.okta_id FOR UPDATE OF g",
+    )
+    .bind(&tenant)
+    .bind(&id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let stored: BTreeMap<(Uuid, String), StoredGroup> = stored
+        .into_iter()
+        .map(|s| ((s.tenant_id, s.okta_id.clone()), s))
+        .collect();
     let changed: Vec<(Uuid, String)> = sqlx::query_as(
         "INSERT INTO groups AS g (tenant_id, okta_id, group_type, created, last_updated, last_membership_updated,
                                   object_class, profile)
@@ -354,31 +413,43 @@ async fn upsert_groups(
     .fetch_all(&mut *tx)
     .await?;
     Ok(changed
-        .iter()
-        .filter_map(|key| run_of.get(key).copied())
+        .into_iter()
+        .filter_map(|(tenant, id)| {
+            let (run, record) = groups.get(&(tenant, id.as_str()))?;
+            let event =
+                crate::events::group_event(stored.get(&(tenant, id.clone())), record).map(|(kind, payload)| EventRow {
+                    tenant_id: tenant,
+                    run_id: *run,
+                    event_type: kind,
+                    okta_id: id.clone(),
+                    payload,
+                });
+            Some((*run, event))
+        })
         .collect())
 }
 
+/// Adds memberships; returns a `membership.added` event per row inserted.
 async fn insert_members(
     tx: &mut sqlx::PgConnection,
     members: &BTreeSet<(Uuid, &str, &str, Uuid)>,
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<EventRow>, StoreError> {
     if members.is_empty() {
         return Ok(Vec::new());
     }
-    let mut run_of: BTreeMap<(Uuid, String), Uuid> = BTreeMap::new();
+    let mut run_of: BTreeMap<(Uuid, &str), Uuid> = BTreeMap::new();
     let (mut tenant, mut group, mut user) = (Vec::new(), Vec::new(), Vec::new());
     for (t, g, u, run) in members {
         tenant.push(*t);
         group.push(*g);
         user.push(*u);
-        run_of.insert((*t, (*g).to_owned()), *run);
+        run_of.insert((*t, *g), *run);
     }
-    let added: Vec<(Uuid, String)> = sqlx::query_as(
+    let added: Vec<(Uuid, String, String)> = sqlx::query_as(
         "INSERT INTO group_members (tenant_id, group_id, user_id)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[])
          ON CONFLICT DO NOTHING
-         RETURNING tenant_id, group_id",
+         RETURNING tenant_id, group_id, user_id",
     )
     .bind(tenant)
     .bind(group)
@@ -386,15 +457,21 @@ async fn insert_members(
     .fetch_all(&mut *tx)
     .await?;
     Ok(added
-        .iter()
-        .filter_map(|key| run_of.get(key).copied())
+        .into_iter()
+        .filter_map(|(tenant, group, user)| {
+            let run = *run_of.get(&(tenant, group.as_str()))?;
+            Some(crate::events::membership_event(
+                "membership.added",
+                tenant,
+                run,
+                group,
+                user,
+            ))
+        })
         .collect())
 }
 
-async fn add_tallies(
-    tx: &mut sqlx::PgConnection,
-    tallies: &BTreeMap<Uuid, RunTally>,
-) -> Result<(), StoreError> {
+async fn add_tallies(tx: &mut sqlx::PgConnection, tallies: &BTreeMap<Uuid, RunTally>) -> Result<(), StoreError> {
     for (run, t) in tallies {
         sqlx::query(
             "UPDATE sync_runs SET users_seen = users_seen + $2, groups_seen = groups_seen + $3,

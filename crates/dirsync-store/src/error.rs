@@ -4,9 +4,7 @@ use crate::{cipher::CipherError, config::redact_url};
 pub enum StoreError {
     /// The first connection failed: names the setting and the address so an
     /// operator can fix it from one line.
-    #[error(
-        "cannot reach PostgreSQL at {address} (setting `database.url` / DATABASE_URL): {source}"
-    )]
+    #[error("cannot reach PostgreSQL at {address} (setting `database.url` / DATABASE_URL): {source}")]
     Unreachable {
         address: String,
         #[source]

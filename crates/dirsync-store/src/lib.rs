@@ -1,21 +1,28 @@
 #![doc = include_str!("../README.md")]
 
+mod api_reads;
 mod cipher;
 mod config;
 mod directory;
 mod error;
+mod events;
+mod finalize;
 mod runs;
+mod schedule;
+mod tenant_admin;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use api_reads::{DirectoryQuery, GroupRow, RunKey, RunView, TenantView, UserRow};
 pub use cipher::{CipherError, SecretsConfig, TokenCipher};
 pub use config::StoreConfig;
 pub use directory::{DirectoryCounts, PageBatch, WrittenBatch};
 pub use error::StoreError;
-pub use runs::{
-    ChainState, Checkpoint, ClaimedRun, ModeText, NewRun, RunRecord, StateText, TriggerText,
-};
+pub use events::{ChangeEvent, EventRow, PendingEvents};
+pub use runs::{ChainState, Checkpoint, ClaimedRun, ModeText, NewRun, RunRecord, StateText, TriggerText};
+pub use schedule::{INCREMENTAL_OVERLAP, SchedulePolicy, ScheduledRun};
+pub use tenant_admin::{KeyRotation, TenantSettingsPatch};
 pub use tenants::{NewTenant, Tenant};
 
 use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
@@ -66,12 +73,8 @@ impl Store {
 /// and first-time operators need no `createdb`).
 pub async fn ensure_database(url: &str) -> Result<bool, StoreError> {
     use sqlx::{Connection, PgConnection};
-    let parsed = url::Url::parse(url).map_err(|_| {
-        StoreError::Corrupt(format!(
-            "`database.url` is not a URL: {}",
-            config::redact_url(url)
-        ))
-    })?;
+    let parsed = url::Url::parse(url)
+        .map_err(|_| StoreError::Corrupt(format!("`database.url` is not a URL: {}", config::redact_url(url))))?;
     let name = parsed.path().trim_start_matches('/').to_owned();
     if name.is_empty() || name == "postgres" {
         return Ok(false);

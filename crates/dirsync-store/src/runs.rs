@@ -32,6 +32,13 @@ pub struct RunRecord {
     pub groups_changed: i64,
     pub memberships_seen: i64,
     pub memberships_added: i64,
+    pub users_removed: i64,
+    pub groups_removed: i64,
+    pub memberships_removed: i64,
+    /// For `needs_review`: the users the run would remove once confirmed.
+    pub pending_user_removals: Option<i64>,
+    pub changed_since: Option<OffsetDateTime>,
+    pub scheduled_for: Option<OffsetDateTime>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub created_at: OffsetDateTime,
@@ -77,7 +84,8 @@ const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger, r.state, 
         (SELECT count(*) FROM sync_pages p WHERE p.run_id = r.id) AS pages_written,
         (SELECT coalesce(sum(c.pages), 0)::bigint FROM sync_chains c WHERE c.run_id = r.id) AS pages_fetched,
         r.okta_requests, r.users_seen, r.users_changed, r.groups_seen, r.groups_changed,
-        r.memberships_seen, r.memberships_added, r.error_code, r.error_message,
+        r.memberships_seen, r.memberships_added, r.users_removed, r.groups_removed, r.memberships_removed,
+        r.pending_user_removals, r.changed_since, r.scheduled_for, r.error_code, r.error_message,
         r.created_at, r.started_at, r.finished_at
     FROM sync_runs r WHERE r.id = $1";
 
@@ -98,6 +106,8 @@ pub struct ClaimedRun {
     /// `FetchCompleted` notice may need sending again.
     pub fetch_completed: bool,
     pub pages_total: Option<u32>,
+    /// Incremental runs: only what changed after this instant is listed.
+    pub changed_since: Option<OffsetDateTime>,
 }
 
 /// A chain's checkpoint as stored.
@@ -118,6 +128,9 @@ pub struct Checkpoint<'a> {
     pub done: bool,
     /// Chains discovered on this page (a groups page yields member chains).
     pub new_chains: &'a [Chain],
+    /// Chains discovered already complete (the member chain of a group
+    /// Okta reports empty: nothing to fetch, but its member set is replaced).
+    pub done_chains: &'a [Chain],
     /// Okta requests spent since the previous checkpoint.
     pub okta_requests: u64,
 }
@@ -128,8 +141,14 @@ impl Store {
     /// The flag says whether this call created it.
     pub async fn request_run(&self, new: NewRun) -> Result<(RunRecord, bool), StoreError> {
         loop {
+            // An incremental run needs a success to start from; without one it is full.
             let inserted: Option<(Uuid,)> = sqlx::query_as(
-                "INSERT INTO sync_runs (id, tenant_id, mode, trigger, state) VALUES ($1, $2, $3, $4, 'queued')
+                "INSERT INTO sync_runs (id, tenant_id, mode, trigger, state, changed_since)
+                 SELECT $1, t.id,
+                        CASE WHEN $3 = 'incremental' AND t.last_success_at IS NOT NULL THEN 'incremental' ELSE 'full' END,
+                        $4, 'queued',
+                        CASE WHEN $3 = 'incremental' THEN t.last_success_at - make_interval(secs => $5) END
+                 FROM tenants t WHERE t.id = $2
                  ON CONFLICT (tenant_id) WHERE state IN ('queued', 'running') DO NOTHING
                  RETURNING id",
             )
@@ -137,17 +156,17 @@ impl Store {
             .bind(new.tenant_id)
             .bind(new.mode.as_str())
             .bind(new.trigger.as_str())
+            .bind(crate::INCREMENTAL_OVERLAP.as_secs_f64())
             .fetch_optional(&self.pool)
             .await?;
             if let Some((id,)) = inserted {
                 return Ok((self.run(id).await?, true));
             }
-            let active: Option<(Uuid,)> = sqlx::query_as(
-                "SELECT id FROM sync_runs WHERE tenant_id = $1 AND state IN ('queued', 'running')",
-            )
-            .bind(new.tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
+            let active: Option<(Uuid,)> =
+                sqlx::query_as("SELECT id FROM sync_runs WHERE tenant_id = $1 AND state IN ('queued', 'running')")
+                    .bind(new.tenant_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
             // The active run may have ended between the two statements: try again.
             if let Some((id,)) = active {
                 return Ok((self.run(id).await?, false));
@@ -167,37 +186,38 @@ impl Store {
     }
 
     pub async fn latest_runs(&self, tenant_id: Uuid, limit: i64) -> Result<Vec<Uuid>, StoreError> {
-        let ids: Vec<(Uuid,)> = sqlx::query_as(
-            "SELECT id FROM sync_runs WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2",
-        )
-        .bind(tenant_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let ids: Vec<(Uuid,)> =
+            sqlx::query_as("SELECT id FROM sync_runs WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2")
+                .bind(tenant_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
     /// Takes the run's lease if it is queued, or running under a lease that
     /// expired (its worker died). `None`: someone alive owns it, or it ended.
-    pub async fn claim_run(
-        &self,
-        run_id: Uuid,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<Option<ClaimedRun>, StoreError> {
-        let row: Option<(Uuid, String, i32, Option<OffsetDateTime>, Option<i32>)> = sqlx::query_as(
+    pub async fn claim_run(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<Option<ClaimedRun>, StoreError> {
+        let row: Option<(
+            Uuid,
+            String,
+            i32,
+            Option<OffsetDateTime>,
+            Option<i32>,
+            Option<OffsetDateTime>,
+        )> = sqlx::query_as(
             "UPDATE sync_runs SET state = 'running', attempt = attempt + 1, lease_owner = $2,
                     lease_expires_at = now() + make_interval(secs => $3), started_at = coalesce(started_at, now())
              WHERE id = $1
                AND (state = 'queued' OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-             RETURNING tenant_id, mode, attempt, fetch_completed_at, pages_total",
+             RETURNING tenant_id, mode, attempt, fetch_completed_at, pages_total, changed_since",
         )
         .bind(run_id)
         .bind(owner)
         .bind(ttl.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;
-        let Some((tenant_id, mode, attempt, fetched, pages_total)) = row else {
+        let Some((tenant_id, mode, attempt, fetched, pages_total, changed_since)) = row else {
             return Ok(None);
         };
         Ok(Some(ClaimedRun {
@@ -207,17 +227,13 @@ impl Store {
             attempt: attempt as u32,
             fetch_completed: fetched.is_some(),
             pages_total: pages_total.map(|p| p as u32),
+            changed_since,
         }))
     }
 
     /// Extends the lease. `false`: the lease was lost (expired and taken, or
     /// the run ended); the worker must stop touching the run.
-    pub async fn heartbeat(
-        &self,
-        run_id: Uuid,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    pub async fn heartbeat(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE sync_runs SET lease_expires_at = now() + make_interval(secs => $3)
              WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
@@ -231,12 +247,11 @@ impl Store {
     }
 
     pub async fn chains(&self, run_id: Uuid) -> Result<Vec<ChainState>, StoreError> {
-        let rows: Vec<(String, Option<String>, i32, bool)> = sqlx::query_as(
-            "SELECT chain, next_url, pages, done FROM sync_chains WHERE run_id = $1 ORDER BY chain",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, Option<String>, i32, bool)> =
+            sqlx::query_as("SELECT chain, next_url, pages, done FROM sync_chains WHERE run_id = $1 ORDER BY chain")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter()
             .map(|(chain, next_url, pages, done)| {
                 Ok(ChainState {
@@ -250,12 +265,7 @@ impl Store {
     }
 
     /// Registers chains (idempotent), under the lease.
-    pub async fn add_chains(
-        &self,
-        run_id: Uuid,
-        owner: &str,
-        chains: &[Chain],
-    ) -> Result<bool, StoreError> {
+    pub async fn add_chains(&self, run_id: Uuid, owner: &str, chains: &[Chain]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if !lease_held(&mut tx, run_id, owner, 0).await? {
             return Ok(false);
@@ -267,12 +277,7 @@ impl Store {
 
     /// Records a chain's progress (and the chains it revealed) in one
     /// transaction, only while `owner` holds the lease. `false`: lease lost.
-    pub async fn checkpoint(
-        &self,
-        run_id: Uuid,
-        owner: &str,
-        cp: Checkpoint<'_>,
-    ) -> Result<bool, StoreError> {
+    pub async fn checkpoint(&self, run_id: Uuid, owner: &str, cp: Checkpoint<'_>) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if !lease_held(&mut tx, run_id, owner, cp.okta_requests).await? {
             return Ok(false);
@@ -289,6 +294,17 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_chains(&mut tx, run_id, cp.new_chains).await?;
+        if !cp.done_chains.is_empty() {
+            let names: Vec<String> = cp.done_chains.iter().map(Chain::to_string).collect();
+            sqlx::query(
+                "INSERT INTO sync_chains (run_id, chain, done) SELECT $1, c, true FROM UNNEST($2::text[]) AS c
+                 ON CONFLICT (run_id, chain) DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(names)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -369,6 +385,53 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Pages published so far and pages written so far: the worker waits
+    /// for the two to meet before it looks for users that disappeared.
+    pub async fn page_progress(&self, run_id: Uuid) -> Result<(i64, i64), StoreError> {
+        let (published, written): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT coalesce(sum(pages), 0)::bigint FROM sync_chains WHERE run_id = $1),
+                    (SELECT count(*) FROM sync_pages WHERE run_id = $1)",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((published, written))
+    }
+
+    /// Users stored for the tenant that this full run has not seen: the
+    /// candidates for removal, each to be confirmed with Okta by id.
+    pub async fn unseen_users(&self, run_id: Uuid, tenant_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT u.okta_id FROM users u
+             WHERE u.tenant_id = $2 AND u.deleted_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = $1 AND s.kind = 'u' AND s.okta_id = u.okta_id)
+             ORDER BY u.okta_id",
+        )
+        .bind(run_id)
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Records users Okta confirmed gone (404 by id), under the lease.
+    pub async fn record_removals(&self, run_id: Uuid, owner: &str, okta_ids: &[String]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lease_held(&mut tx, run_id, owner, 0).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO sync_removals (run_id, okta_id) SELECT $1, id FROM UNNEST($2::text[]) AS id
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(okta_ids)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Runs whose worker vanished (lease expired) or whose request message
     /// may have been lost (queued for longer than `stale_after`): the caller
     /// sends their `SyncRequested` again. Claiming is conditional, so a
@@ -420,11 +483,7 @@ async fn lease_held(
     Ok(done.rows_affected() == 1)
 }
 
-async fn insert_chains(
-    tx: &mut sqlx::PgConnection,
-    run_id: Uuid,
-    chains: &[Chain],
-) -> Result<(), StoreError> {
+async fn insert_chains(tx: &mut sqlx::PgConnection, run_id: Uuid, chains: &[Chain]) -> Result<(), StoreError> {
     if chains.is_empty() {
         return Ok(());
     }

@@ -23,16 +23,14 @@ pub struct NewTenant<'a> {
 }
 
 impl Store {
-    pub async fn create_tenant(
-        &self,
-        cipher: &TokenCipher,
-        new: NewTenant<'_>,
-    ) -> Result<Tenant, StoreError> {
+    pub async fn create_tenant(&self, cipher: &TokenCipher, new: NewTenant<'_>) -> Result<Tenant, StoreError> {
         let id = Uuid::now_v7();
         let (key_id, sealed) = cipher.encrypt(id, new.api_token);
+        let mut tx = self.pool.begin().await?;
+        let minute = crate::schedule::pick_schedule_minute(&mut tx, id, None).await?;
         let tenant = sqlx::query_as::<_, Tenant>(
-            "INSERT INTO tenants (id, name, okta_url, token_ciphertext, token_key_id)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO tenants (id, name, okta_url, token_ciphertext, token_key_id, schedule_minute)
+             VALUES ($1, $2, $3, $4, $5, $6)
              RETURNING id, name, okta_url, okta_org_id, last_okta_success_at, created_at",
         )
         .bind(id)
@@ -40,8 +38,10 @@ impl Store {
         .bind(new.okta_url)
         .bind(sealed)
         .bind(key_id)
-        .fetch_one(&self.pool)
+        .bind(minute)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(tenant)
     }
 
@@ -79,7 +79,10 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::NotFound { what: "tenant", id: id.to_string() })
+        .ok_or_else(|| StoreError::NotFound {
+            what: "tenant",
+            id: id.to_string(),
+        })
     }
 
     /// A tenant by id, or by name when the name is unique.
@@ -113,12 +116,11 @@ impl Store {
         cipher: &TokenCipher,
         tenant_id: Uuid,
     ) -> Result<(String, SecretString), StoreError> {
-        let row: Option<(String, Vec<u8>, String)> = sqlx::query_as(
-            "SELECT okta_url, token_ciphertext, token_key_id FROM tenants WHERE id = $1",
-        )
-        .bind(tenant_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String, Vec<u8>, String)> =
+            sqlx::query_as("SELECT okta_url, token_ciphertext, token_key_id FROM tenants WHERE id = $1")
+                .bind(tenant_id)
+                .fetch_optional(&self.pool)
+                .await?;
         let (url, sealed, key_id) = row.ok_or_else(|| StoreError::NotFound {
             what: "tenant",
             id: tenant_id.to_string(),
@@ -127,11 +129,7 @@ impl Store {
     }
 
     /// Okta answered this tenant's token: the token's 30-day idle clock restarts.
-    pub async fn record_okta_success(
-        &self,
-        tenant_id: Uuid,
-        org_id: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub async fn record_okta_success(&self, tenant_id: Uuid, org_id: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE tenants SET last_okta_success_at = now(), okta_org_id = coalesce($2, okta_org_id)
              WHERE id = $1",

@@ -15,10 +15,7 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// `server_url` points at any existing database on the server (the
     /// `postgres` one); the new database lives beside it.
-    pub async fn create(
-        server_url: &str,
-        label: &str,
-    ) -> Result<(TestDatabase, Store), StoreError> {
+    pub async fn create(server_url: &str, label: &str) -> Result<(TestDatabase, Store), StoreError> {
         let name = format!("dirsync_test_{}_{}", label, Uuid::now_v7().simple());
         let mut admin = PgConnection::connect(server_url)
             .await

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod metrics;
+
 use serde::Deserialize;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -32,13 +34,10 @@ impl Default for LogConfig {
 /// Installs the global subscriber; logs go to stderr so a command's output
 /// on stdout stays clean. Calling it twice keeps the first.
 pub fn init(config: &LogConfig) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match config.format {
-        LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
-            .try_init(),
+        LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
         LogFormat::Json => registry
             .with(fmt::layer().json().with_writer(std::io::stderr))
             .try_init(),

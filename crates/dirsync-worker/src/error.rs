@@ -18,6 +18,9 @@ pub enum RunError {
     Cancelled,
     /// Our own infrastructure failed (database, broker): the run is left to
     /// be resumed from its checkpoints, not failed.
+    /// The writers did not catch up in time: resume later.
+    #[error("writers are behind ({written} of {published} pages written)")]
+    WritersBehind { published: i64, written: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

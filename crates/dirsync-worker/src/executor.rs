@@ -1,18 +1,37 @@
 //! One claimed run, walked chain by chain.
 
 use crate::{RunError, WorkerConfig, convert};
-use dirsync_domain::{Chain, FetchCompleted, PageFetched, PagePayload, WriterMessage};
+use dirsync_domain::{Chain, FetchCompleted, PageFetched, PagePayload, SyncMode, WriterMessage};
 use dirsync_okta::{OktaClient, Page};
 use dirsync_queue::{Publisher, Topology};
 use dirsync_store::{ChainState, Checkpoint, ClaimedRun, Store};
 use futures::{StreamExt, TryStreamExt, stream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 /// Every user, whatever the status: a plain listing leaves DEPROVISIONED
 /// users out, any filter brings them in, and no user predates the epoch.
-const ALL_USERS_FILTER: &str = r#"lastUpdated gt "1970-01-01T00:00:00.000Z""#;
+const EPOCH: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+/// Okta's filter timestamp format: `2024-03-01T12:34:56.000Z`.
+fn okta_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
 
 /// Walks one run's chains for the worker that holds its lease.
 pub struct RunExecutor<'a> {
@@ -33,6 +52,7 @@ struct Fetched {
     payload: PagePayload,
     next: Option<Url>,
     new_chains: Vec<Chain>,
+    done_chains: Vec<Chain>,
 }
 
 impl<'a> RunExecutor<'a> {
@@ -98,6 +118,9 @@ impl<'a> RunExecutor<'a> {
             self.walk_members().await
         };
         futures::try_join!(users_walk, groups_then_members)?;
+        if self.run.mode == SyncMode::Full {
+            self.confirm_removals().await?;
+        }
         let pages = self
             .store
             .complete_fetch(self.run.run_id, self.owner, self.take_requests())
@@ -143,8 +166,7 @@ impl<'a> RunExecutor<'a> {
                 _ = self.stop.cancelled() => return Err(RunError::Cancelled),
                 fetched = self.fetch(&state.chain, &url) => fetched?,
             };
-            self.publish_page(&state.chain, seq, fetched.payload)
-                .await?;
+            self.publish_page(&state.chain, seq, fetched.payload).await?;
             seq += 1;
             let checkpoint = Checkpoint {
                 chain: &state.chain,
@@ -152,13 +174,10 @@ impl<'a> RunExecutor<'a> {
                 pages: seq,
                 done: fetched.next.is_none(),
                 new_chains: &fetched.new_chains,
+                done_chains: &fetched.done_chains,
                 okta_requests: self.take_requests(),
             };
-            self.ensure(
-                self.store
-                    .checkpoint(self.run.run_id, self.owner, checkpoint)
-                    .await?,
-            )?;
+            self.ensure(self.store.checkpoint(self.run.run_id, self.owner, checkpoint).await?)?;
             match fetched.next {
                 Some(next) => url = next,
                 None => return Ok(()),
@@ -166,69 +185,126 @@ impl<'a> RunExecutor<'a> {
         }
     }
 
+    /// Incremental runs list only what changed after this instant; full
+    /// runs everything.
+    fn since(&self) -> Option<OffsetDateTime> {
+        match self.run.mode {
+            SyncMode::Full => None,
+            SyncMode::Incremental => self.run.changed_since,
+        }
+    }
+
     fn first_url(&self, chain: &Chain) -> Url {
+        let since = okta_time(self.since().unwrap_or(EPOCH));
         match chain {
-            Chain::Users => self
-                .client
-                .users_url(Some(ALL_USERS_FILTER), self.config.users_page_size),
-            Chain::Groups => self
-                .client
-                .groups_url(None, true, self.config.groups_page_size),
-            Chain::Members { group_id } => self
-                .client
-                .group_members_url(group_id, self.config.members_page_size),
+            Chain::Users => {
+                let filter = format!(r#"lastUpdated gt "{since}""#);
+                self.client.users_url(Some(&filter), self.config.users_page_size)
+            }
+            Chain::Groups => {
+                let filter = self
+                    .since()
+                    .map(|_| format!(r#"lastUpdated gt "{since}" or lastMembershipUpdated gt "{since}""#));
+                self.client
+                    .groups_url(filter.as_deref(), true, self.config.groups_page_size)
+            }
+            Chain::Members { group_id } => self.client.group_members_url(group_id, self.config.members_page_size),
         }
     }
 
     async fn fetch(&self, chain: &Chain, url: &Url) -> Result<Fetched, RunError> {
-        Ok(match chain {
+        let mut fetched = Fetched {
+            payload: PagePayload::Users { users: Vec::new() },
+            next: None,
+            new_chains: Vec::new(),
+            done_chains: Vec::new(),
+        };
+        match chain {
             Chain::Users => {
                 let Page { items, next } = self.client.users_page(url).await?;
                 let users = items.into_iter().map(convert::user_record).collect();
-                Fetched {
-                    payload: PagePayload::Users { users },
-                    next,
-                    new_chains: Vec::new(),
-                }
+                fetched.payload = PagePayload::Users { users };
+                fetched.next = next;
             }
             Chain::Groups => {
                 let Page { items, next } = self.client.groups_page(url).await?;
-                // expand=stats says which groups are empty: no member chain for them.
-                let new_chains = items
+                // Incremental runs page the members of a group only when they moved.
+                let since = self.since();
+                for group in items
                     .iter()
-                    .filter(|g| g.users_count != Some(0))
-                    .map(|g| Chain::Members {
-                        group_id: g.id.clone(),
-                    })
-                    .collect();
-                let groups = items.into_iter().map(convert::group_record).collect();
-                Fetched {
-                    payload: PagePayload::Groups { groups },
-                    next,
-                    new_chains,
+                    .filter(|g| since.is_none_or(|s| g.last_membership_updated > s))
+                {
+                    let chain = Chain::Members {
+                        group_id: group.id.clone(),
+                    };
+                    // expand=stats says which groups are empty: nothing to page,
+                    // but their (empty) member set is still applied.
+                    match group.users_count {
+                        Some(0) => fetched.done_chains.push(chain),
+                        _ => fetched.new_chains.push(chain),
+                    }
                 }
+                let groups = items.into_iter().map(convert::group_record).collect();
+                fetched.payload = PagePayload::Groups { groups };
+                fetched.next = next;
             }
             Chain::Members { group_id } => {
                 let Page { items, next } = self.client.group_members_page(url).await?;
                 let user_ids = items.into_iter().map(|u| u.id).collect();
-                Fetched {
-                    payload: PagePayload::Members {
-                        group_id: group_id.clone(),
-                        user_ids,
-                    },
-                    next,
-                    new_chains: Vec::new(),
-                }
+                fetched.payload = PagePayload::Members {
+                    group_id: group_id.clone(),
+                    user_ids,
+                };
+                fetched.next = next;
             }
-        })
+        }
+        Ok(fetched)
     }
 
-    async fn publish_page(
-        &self,
-        chain: &Chain,
-        seq: u32,
-        payload: PagePayload,
-    ) -> Result<(), RunError> {
+    /// A full run removes only users Okta confirms gone: once the writers
+    /// have applied every page, each stored user this run did not see is
+    /// asked for by id, and only a 404 counts. A truncated listing therefore
+    /// never removes anyone; the deletion guard then bounds what a real
+    /// mass deletion may remove without a person's confirmation.
+    async fn confirm_removals(&self) -> Result<(), RunError> {
+        self.wait_for_writers().await?;
+        let candidates = self.store.unseen_users(self.run.run_id, self.run.tenant_id).await?;
+        let mut gone = Vec::new();
+        for id in candidates {
+            let found = tokio::select! {
+                _ = self.stop.cancelled() => return Err(RunError::Cancelled),
+                found = self.client.get_user(&id) => found?,
+            };
+            if found.is_none() {
+                gone.push(id);
+            }
+        }
+        self.ensure(self.store.record_removals(self.run.run_id, self.owner, &gone).await?)?;
+        tracing::info!(confirmed_gone = gone.len(), "removal candidates checked with Okta");
+        Ok(())
+    }
+
+    /// Waits until every page published so far is written (the writers are
+    /// normally seconds behind); a writer outage longer than the bound hands
+    /// the run back to be resumed later.
+    async fn wait_for_writers(&self) -> Result<(), RunError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+        loop {
+            let (published, written) = self.store.page_progress(self.run.run_id).await?;
+            if written >= published {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(RunError::WritersBehind { published, written });
+            }
+            tokio::select! {
+                _ = self.stop.cancelled() => return Err(RunError::Cancelled),
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    }
+
+    async fn publish_page(&self, chain: &Chain, seq: u32, payload: PagePayload) -> Result<(), RunError> {
         let message = WriterMessage::PageFetched(PageFetched {
             tenant_id: self.run.tenant_id,
             run_id: self.run.run_id,
@@ -238,9 +314,7 @@ impl<'a> RunExecutor<'a> {
             payload,
         });
         let id = format!("{}/{chain}/{seq}", self.run.run_id);
-        self.publisher
-            .publish(&self.topology.pages(), &message, &id)
-            .await?;
+        self.publisher.publish(&self.topology.pages(), &message, &id).await?;
         Ok(())
     }
 
@@ -252,9 +326,7 @@ impl<'a> RunExecutor<'a> {
             pages,
         });
         let id = format!("{}/completed", self.run.run_id);
-        self.publisher
-            .publish(&self.topology.pages(), &message, &id)
-            .await?;
+        self.publisher.publish(&self.topology.pages(), &message, &id).await?;
         Ok(())
     }
 
@@ -269,10 +341,6 @@ impl<'a> RunExecutor<'a> {
     }
 
     fn ensure(&self, lease_held: bool) -> Result<(), RunError> {
-        if lease_held {
-            Ok(())
-        } else {
-            Err(RunError::LeaseLost)
-        }
+        if lease_held { Ok(()) } else { Err(RunError::LeaseLost) }
     }
 }

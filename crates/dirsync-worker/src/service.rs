@@ -52,11 +52,7 @@ pub struct WorkerContext {
 /// Runs the worker until `shutdown`: consumes manual requests ahead of
 /// scheduled ones, up to `concurrency` runs at once, reconnecting to the
 /// broker whenever the connection fails.
-pub async fn run(
-    config: WorkerConfig,
-    deps: WorkerDeps,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(config: WorkerConfig, deps: WorkerDeps, shutdown: CancellationToken) -> anyhow::Result<()> {
     let owner = format!(
         "{}/{}",
         std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
@@ -89,12 +85,8 @@ async fn session(
     let topology = broker.topology().clone();
     // Acked as soon as the lease is taken, so a small prefetch suffices.
     let prefetch = config.concurrency.clamp(1, u16::MAX as usize) as u16;
-    let mut manual = broker
-        .consumer(&topology.manual_requests(), prefetch, "")
-        .await?;
-    let mut scheduled = broker
-        .consumer(&topology.scheduled_requests(), prefetch, "")
-        .await?;
+    let mut manual = broker.consumer(&topology.manual_requests(), prefetch, "").await?;
+    let mut scheduled = broker.consumer(&topology.scheduled_requests(), prefetch, "").await?;
     // Runs stop when the process shuts down or this connection dies.
     let session_stop = shutdown.child_token();
     let ctx = Arc::new(WorkerContext {
@@ -107,18 +99,25 @@ async fn session(
     });
     tracing::info!(owner, "worker consuming");
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    // One slot is kept for manual runs: a "Run Sync" click never waits for a
+    // scheduled run to finish, whatever the backlog.
+    let scheduled_slots = Arc::new(Semaphore::new(config.concurrency.saturating_sub(1).max(1)));
     let tasks = TaskTracker::new();
     let outcome = loop {
-        let permit = tokio::select! {
+        let slot = tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
-            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let scheduled_next = async {
+            let reserved = scheduled_slots.clone().acquire_owned().await.expect("never closed");
+            (Some(reserved), scheduled.next().await)
         };
         // biased: when both queues have work, the manual request goes first.
-        let delivery = tokio::select! {
+        let (reserved, delivery) = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break Ok(()),
-            d = manual.next() => d,
-            d = scheduled.next() => d,
+            d = manual.next() => (None, d),
+            (reserved, d) = scheduled_next => (reserved, d),
         };
         let delivery = match delivery {
             Ok(d) => d,
@@ -126,7 +125,7 @@ async fn session(
         };
         let ctx = ctx.clone();
         tasks.spawn(async move {
-            let _slot = permit;
+            let _slots = (slot, reserved);
             process_delivery(&ctx, delivery).await
         });
     };
@@ -150,18 +149,11 @@ pub async fn process_delivery(ctx: &WorkerContext, delivery: Delivery) -> Handle
             return Handled::Poison;
         }
     };
-    let span =
-        tracing::info_span!("sync_run", tenant_id = %request.tenant_id, run_id = %request.run_id);
-    handle_request(ctx, &delivery, request)
-        .instrument(span)
-        .await
+    let span = tracing::info_span!("sync_run", tenant_id = %request.tenant_id, run_id = %request.run_id);
+    handle_request(ctx, &delivery, request).instrument(span).await
 }
 
-async fn handle_request(
-    ctx: &WorkerContext,
-    delivery: &Delivery,
-    request: SyncRequested,
-) -> Handled {
+async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncRequested) -> Handled {
     let claimed = match ctx
         .deps
         .store
@@ -202,11 +194,7 @@ async fn handle_request(
     finish(ctx, run_id, result, lease_lost, unreported).await
 }
 
-async fn execute(
-    ctx: &WorkerContext,
-    run: ClaimedRun,
-    stop: CancellationToken,
-) -> (Result<(), RunError>, u64) {
+async fn execute(ctx: &WorkerContext, run: ClaimedRun, stop: CancellationToken) -> (Result<(), RunError>, u64) {
     let client = match okta_client(ctx, run.tenant_id).await {
         Ok(client) => client,
         Err(e) => return (Err(e), 0),
@@ -226,16 +214,11 @@ async fn execute(
 }
 
 async fn okta_client(ctx: &WorkerContext, tenant_id: Uuid) -> Result<OktaClient, RunError> {
-    let (url, token) = ctx
-        .deps
-        .store
-        .tenant_credentials(&ctx.deps.cipher, tenant_id)
-        .await?;
-    let org =
-        OrgUrl::parse(&url, ctx.deps.okta.allow_insecure_urls).map_err(|e| RunError::Failed {
-            code: ErrorCode::OrgNotFound,
-            message: e.to_string(),
-        })?;
+    let (url, token) = ctx.deps.store.tenant_credentials(&ctx.deps.cipher, tenant_id).await?;
+    let org = OrgUrl::parse(&url, ctx.deps.okta.allow_insecure_urls).map_err(|e| RunError::Failed {
+        code: ErrorCode::OrgNotFound,
+        message: e.to_string(),
+    })?;
     Ok(OktaClient::new(
         org,
         ApiToken::from(token),
@@ -259,10 +242,7 @@ async fn finish(
         Err(_) if lease_lost => Handled::Abandoned,
         Err(RunError::Failed { code, message }) => {
             tracing::warn!(error_code = %code, error = %message, "run failed");
-            match store
-                .fail_run(run_id, &ctx.owner, code, &message, requests)
-                .await
-            {
+            match store.fail_run(run_id, &ctx.owner, code, &message, requests).await {
                 Ok(_) => Handled::Failed(code),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot record the failure; the run will be retried");

@@ -21,10 +21,7 @@ pub struct BatchOutcome {
 ///
 /// On a database error nothing is acked: the deliveries go back to the
 /// queue (each retry counts towards the delivery limit).
-pub async fn apply_batch(
-    store: &Store,
-    deliveries: Vec<Delivery>,
-) -> Result<BatchOutcome, StoreError> {
+pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>) -> Result<BatchOutcome, StoreError> {
     let mut outcome = BatchOutcome::default();
     let mut pages: Vec<PageFetched> = Vec::new();
     let mut runs: BTreeSet<Uuid> = BTreeSet::new();

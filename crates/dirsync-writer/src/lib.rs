@@ -2,6 +2,7 @@
 
 mod batch;
 mod config;
+pub mod relay;
 mod service;
 
 pub use batch::{BatchOutcome, apply_batch};

@@ -15,11 +15,8 @@ pub struct WriterDeps {
 
 /// Runs the writer until `shutdown`, reconnecting whenever the broker
 /// connection fails. A batch in progress at shutdown is finished and acked.
-pub async fn run(
-    config: WriterConfig,
-    deps: WriterDeps,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(config: WriterConfig, deps: WriterDeps, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let relay = tokio::spawn(crate::relay::run(deps.clone(), config.relay_idle(), shutdown.clone()));
     let mut delay = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
         match session(&config, &deps, &shutdown).await {
@@ -34,18 +31,13 @@ pub async fn run(
             }
         }
     }
+    let _ = relay.await;
     Ok(())
 }
 
-async fn session(
-    config: &WriterConfig,
-    deps: &WriterDeps,
-    shutdown: &CancellationToken,
-) -> Result<(), QueueError> {
+async fn session(config: &WriterConfig, deps: &WriterDeps, shutdown: &CancellationToken) -> Result<(), QueueError> {
     let broker = Broker::connect(&deps.queue, "dirsync-writer").await?;
-    let mut consumer = broker
-        .consumer(&broker.topology().pages(), config.prefetch, "")
-        .await?;
+    let mut consumer = broker.consumer(&broker.topology().pages(), config.prefetch, "").await?;
     tracing::info!("writer consuming");
     let outcome = loop {
         let first = tokio::select! {
@@ -69,11 +61,7 @@ async fn session(
 /// Gathers deliveries until the batch is full or its first page has waited
 /// long enough. A consumer error ends the batch early; the next `next()`
 /// reports it.
-async fn collect_batch(
-    config: &WriterConfig,
-    consumer: &mut Consumer,
-    first: Delivery,
-) -> Vec<Delivery> {
+async fn collect_batch(config: &WriterConfig, consumer: &mut Consumer, first: Delivery) -> Vec<Delivery> {
     let deadline = Instant::now() + config.batch_max_wait();
     let mut rows = approx_rows(&first);
     let mut batch = vec![first];

@@ -92,12 +92,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// The token the simulator accepts (read from this environment variable's value).
-    #[arg(
-        long,
-        env = "OKTA_SIM_TOKEN",
-        default_value = "sim-token",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "OKTA_SIM_TOKEN", default_value = "sim-token", hide_env_values = true)]
     pub token: String,
 }
 

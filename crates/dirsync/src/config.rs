@@ -42,18 +42,12 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = env.into_iter().collect();
-        let dirsync_vars: config::Map<String, String> = env
-            .iter()
-            .filter(|(k, _)| k.starts_with("DIRSYNC_"))
-            .cloned()
-            .collect();
+        let dirsync_vars: config::Map<String, String> =
+            env.iter().filter(|(k, _)| k.starts_with("DIRSYNC_")).cloned().collect();
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError(format!(
-                    "config file {} does not exist",
-                    path.display()
-                )));
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
             }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
@@ -84,19 +78,13 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn defaults_point_at_the_local_services() {
         let config = Config::load_from(None, env(&[])).unwrap();
-        assert_eq!(
-            config.database.url,
-            "postgres://postgres@127.0.0.1:5432/dirsync"
-        );
+        assert_eq!(config.database.url, "postgres://postgres@127.0.0.1:5432/dirsync");
         assert_eq!(config.amqp.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
         assert!(!config.okta.allow_insecure_urls);
     }
@@ -130,13 +118,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("dirsync-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("dirsync.toml");
-        std::fs::write(
-            &file,
-            "[writer]\nbatch_rows = 123\n[worker]\nconcurrency = 2\n",
-        )
-        .unwrap();
-        let config =
-            Config::load_from(Some(&file), env(&[("DIRSYNC_WORKER__CONCURRENCY", "9")])).unwrap();
+        std::fs::write(&file, "[writer]\nbatch_rows = 123\n[worker]\nconcurrency = 2\n").unwrap();
+        let config = Config::load_from(Some(&file), env(&[("DIRSYNC_WORKER__CONCURRENCY", "9")])).unwrap();
         assert_eq!(config.writer.batch_rows, 123);
         assert_eq!(config.worker.concurrency, 9);
     }

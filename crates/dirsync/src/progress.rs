@@ -60,10 +60,7 @@ pub fn outcome(run: &RunRecord) -> (String, u8) {
         ),
         RunState::Failed => {
             let code = run.error().unwrap_or(ErrorCode::Internal);
-            (
-                format!("sync {} failed: {code}: {}", run.id, code.remedy()),
-                2,
-            )
+            (format!("sync {} failed: {code}: {}", run.id, code.remedy()), 2)
         }
         RunState::NeedsReview => (
             format!(

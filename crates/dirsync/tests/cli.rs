@@ -96,10 +96,7 @@ async fn sync_wait_succeeds_for_a_good_token_and_explains_a_wrong_one_without_pr
         "sync --wait: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        stdout.contains("succeeded") && stdout.contains("300 users"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("succeeded") && stdout.contains("300 users"), "{stdout}");
 
     let wrong = env.add_tenant("wrong", &url, WRONG);
     let out = env.run(&["sync", "wrong", "--wait", "--timeout", "60"]);

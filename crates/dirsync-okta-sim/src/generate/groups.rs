@@ -15,19 +15,9 @@ use crate::ids;
 use crate::model::{GroupType, SimGroup, SimUser, UserStatus};
 use crate::timestamp::Millis;
 
-pub(crate) fn generate_groups(
-    rng: &mut ChaCha8Rng,
-    style: &OrgStyle,
-    users: &[SimUser],
-    n: usize,
-) -> Vec<SimGroup> {
-    let mut groups = vec![
-        everyone(rng, style, users),
-        administrators(rng, style, users),
-    ];
-    let ad_app = style
-        .ad_domain
-        .map(|_| ids::okta_id(rng, "0oa", &style.tail));
+pub(crate) fn generate_groups(rng: &mut ChaCha8Rng, style: &OrgStyle, users: &[SimUser], n: usize) -> Vec<SimGroup> {
+    let mut groups = vec![everyone(rng, style, users), administrators(rng, style, users)];
+    let ad_app = style.ad_domain.map(|_| ids::okta_id(rng, "0oa", &style.tail));
     let mut names_taken = BTreeSet::new();
     for i in 0..n {
         let from_ad = ad_app.is_some() && rng.random_bool(0.25);
@@ -45,12 +35,7 @@ pub(crate) fn generate_groups(
     groups
 }
 
-fn blank_group(
-    rng: &mut ChaCha8Rng,
-    style: &OrgStyle,
-    group_type: GroupType,
-    created: Millis,
-) -> SimGroup {
+fn blank_group(rng: &mut ChaCha8Rng, style: &OrgStyle, group_type: GroupType, created: Millis) -> SimGroup {
     SimGroup {
         id: ids::okta_id(rng, "00g", &style.tail),
         group_type,
@@ -70,16 +55,10 @@ fn blank_group(
 fn everyone(rng: &mut ChaCha8Rng, style: &OrgStyle, users: &[SimUser]) -> SimGroup {
     let mut g = blank_group(rng, style, GroupType::BuiltIn, style.created);
     g.profile.insert("name".into(), json!("Everyone"));
-    g.profile.insert(
-        "description".into(),
-        json!("All users in your organization"),
-    );
+    g.profile
+        .insert("description".into(), json!("All users in your organization"));
     g.members = users.iter().map(|u| u.id.clone()).collect();
-    g.last_membership_updated = users
-        .iter()
-        .map(|u| u.created)
-        .max()
-        .unwrap_or(style.created);
+    g.last_membership_updated = users.iter().map(|u| u.created).max().unwrap_or(style.created);
     g.apps_count = rng.random_range(1..20);
     g
 }
@@ -88,20 +67,12 @@ fn everyone(rng: &mut ChaCha8Rng, style: &OrgStyle, users: &[SimUser]) -> SimGro
 /// client must not take "the BUILT_IN group" to mean Everyone.
 fn administrators(rng: &mut ChaCha8Rng, style: &OrgStyle, users: &[SimUser]) -> SimGroup {
     let mut g = blank_group(rng, style, GroupType::BuiltIn, style.created + 2000);
-    g.profile
-        .insert("name".into(), json!("Okta Administrators"));
-    let description =
-        "Okta manages this group, which contains all administrators in your organization.";
+    g.profile.insert("name".into(), json!("Okta Administrators"));
+    let description = "Okta manages this group, which contains all administrators in your organization.";
     g.profile.insert("description".into(), json!(description));
-    let active: Vec<&SimUser> = users
-        .iter()
-        .filter(|u| u.status == UserStatus::Active)
-        .collect();
+    let active: Vec<&SimUser> = users.iter().filter(|u| u.status == UserStatus::Active).collect();
     let count = rng.random_range(1..=3).min(active.len());
-    g.members = active
-        .choose_multiple(rng, count)
-        .map(|u| u.id.clone())
-        .collect();
+    g.members = active.choose_multiple(rng, count).map(|u| u.id.clone()).collect();
     g.last_membership_updated = g
         .members
         .iter()
@@ -121,17 +92,8 @@ fn find<'a>(users: &'a [SimUser], id: &str) -> Option<&'a SimUser> {
         .map(|i| &users[i])
 }
 
-fn unique_name(
-    rng: &mut ChaCha8Rng,
-    from_ad: bool,
-    i: usize,
-    taken: &mut BTreeSet<String>,
-) -> String {
-    let pool = if from_ad {
-        AD_GROUP_NAMES
-    } else {
-        OKTA_GROUP_NAMES
-    };
+fn unique_name(rng: &mut ChaCha8Rng, from_ad: bool, i: usize, taken: &mut BTreeSet<String>) -> String {
+    let pool = if from_ad { AD_GROUP_NAMES } else { OKTA_GROUP_NAMES };
     let base = pool.choose(rng).copied().unwrap_or("Group");
     let mut name = base.to_owned();
     if !taken.insert(name.clone()) {
@@ -153,8 +115,7 @@ fn description(rng: &mut ChaCha8Rng, name: &str) -> Value {
 fn okta_group(rng: &mut ChaCha8Rng, style: &OrgStyle, name: String) -> SimGroup {
     let created = rng.random_range(style.created / 1000..(ANCHOR - DAY) / 1000) * 1000;
     let mut g = blank_group(rng, style, GroupType::OktaGroup, created);
-    g.profile
-        .insert("description".into(), description(rng, &name));
+    g.profile.insert("description".into(), description(rng, &name));
     g.profile.insert("name".into(), json!(name));
     if rng.random_bool(0.3) {
         // Renamed or re-described since creation.
@@ -193,10 +154,7 @@ fn ad_group(rng: &mut ChaCha8Rng, style: &OrgStyle, name: String, app: Option<St
         "dn".into(),
         json!(format!("CN={name},OU=Groups,DC=corp,DC=example,DC=com")),
     );
-    p.insert(
-        "windowsDomainQualifiedName".into(),
-        json!(format!("CORP\\{name}")),
-    );
+    p.insert("windowsDomainQualifiedName".into(), json!(format!("CORP\\{name}")));
     p.insert("externalId".into(), json!(guid_base64(rng)));
     g
 }
@@ -204,9 +162,7 @@ fn ad_group(rng: &mut ChaCha8Rng, style: &OrgStyle, name: String, app: Option<St
 /// An `objectGUID` the way Okta shows it: 16 bytes, base64.
 fn guid_base64(rng: &mut ChaCha8Rng) -> String {
     const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s: String = (0..22)
-        .map(|_| char::from(B64[rng.random_range(0..64)]))
-        .collect();
+    let mut s: String = (0..22).map(|_| char::from(B64[rng.random_range(0..64)])).collect();
     s.push_str("==");
     s
 }
@@ -230,23 +186,14 @@ fn pick_members(rng: &mut ChaCha8Rng, users: &[SimUser]) -> BTreeSet<String> {
     } else {
         (n * 3 / 5).max(1)
     };
-    let count = if max == 0 {
-        0
-    } else {
-        rng.random_range(1..=max)
-    };
+    let count = if max == 0 { 0 } else { rng.random_range(1..=max) };
     index::sample(rng, n, count)
         .into_iter()
         .map(|i| users[i].id.clone())
         .collect()
 }
 
-fn membership_time(
-    rng: &mut ChaCha8Rng,
-    created: Millis,
-    members: &BTreeSet<String>,
-    users: &[SimUser],
-) -> Millis {
+fn membership_time(rng: &mut ChaCha8Rng, created: Millis, members: &BTreeSet<String>, users: &[SimUser]) -> Millis {
     if members.is_empty() {
         return created;
     }

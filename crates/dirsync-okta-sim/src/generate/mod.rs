@@ -55,12 +55,7 @@ pub(crate) struct OrgStyle {
     pub(crate) manager_by_id: bool,
 }
 
-const DOMAINS: &[&str] = &[
-    "example.com",
-    "acme-corp.example",
-    "globex.example",
-    "initech.example",
-];
+const DOMAINS: &[&str] = &["example.com", "acme-corp.example", "globex.example", "initech.example"];
 const COMPANIES: &[&str] = &[
     "Acme Corporation",
     "Müller & Söhne GmbH",
@@ -74,9 +69,7 @@ fn org_style(rng: &mut ChaCha8Rng) -> OrgStyle {
     let created = ANCHOR - rng.random_range(3 * 365..8 * 365) * DAY;
     let type_id = ids::okta_id(rng, "oty", &tail);
     // Newer orgs (and every recording from 2026) show `realmId` on users.
-    let realm_id = rng
-        .random_bool(0.5)
-        .then(|| ids::okta_id(rng, "guo", &tail));
+    let realm_id = rng.random_bool(0.5).then(|| ids::okta_id(rng, "guo", &tail));
     OrgStyle {
         created,
         type_id,

@@ -120,27 +120,9 @@ pub(crate) const CULTURES: &[Culture] = &[
         language: "en",
         timezone: "America/Los_Angeles",
         cities: &[
-            city(
-                "San Francisco",
-                Some("CA"),
-                "941##",
-                "{n} Market Street",
-                "+1 415-555-",
-            ),
-            city(
-                "New York",
-                Some("NY"),
-                "100##",
-                "{n} Broadway",
-                "+1 212-555-",
-            ),
-            city(
-                "Austin",
-                Some("TX"),
-                "787##",
-                "{n} Congress Avenue",
-                "+1 512-555-",
-            ),
+            city("San Francisco", Some("CA"), "941##", "{n} Market Street", "+1 415-555-"),
+            city("New York", Some("NY"), "100##", "{n} Broadway", "+1 212-555-"),
+            city("Austin", Some("TX"), "787##", "{n} Congress Avenue", "+1 512-555-"),
             city(
                 "Chicago",
                 Some("IL"),
@@ -190,13 +172,7 @@ pub(crate) const CULTURES: &[Culture] = &[
                 "{n} Sir John Rogerson's Quay",
                 "+353 1 555 ",
             ),
-            city(
-                "Cork",
-                Some("Munster"),
-                "T12 ####",
-                "{n} South Mall",
-                "+353 21 555 ",
-            ),
+            city("Cork", Some("Munster"), "T12 ####", "{n} South Mall", "+353 21 555 "),
         ],
         mobile: "+353 87 ### ####",
     },
@@ -287,29 +263,11 @@ pub(crate) const CULTURES: &[Culture] = &[
         language: "de",
         timezone: "Europe/Berlin",
         cities: &[
-            city(
-                "München",
-                Some("Bayern"),
-                "80###",
-                "Leopoldstraße {n}",
-                "+49 89 5555 ",
-            ),
-            city(
-                "Berlin",
-                Some("Berlin"),
-                "10###",
-                "Friedrichstraße {n}",
-                "+49 30 5555 ",
-            ),
+            city("München", Some("Bayern"), "80###", "Leopoldstraße {n}", "+49 89 5555 "),
+            city("Berlin", Some("Berlin"), "10###", "Friedrichstraße {n}", "+49 30 5555 "),
             abroad(
                 "CH",
-                city(
-                    "Zürich",
-                    Some("ZH"),
-                    "80##",
-                    "Bahnhofstrasse {n}",
-                    "+41 44 555 ",
-                ),
+                city("Zürich", Some("ZH"), "80##", "Bahnhofstrasse {n}", "+41 44 555 "),
             ),
         ],
         mobile: "+49 151 ########",
@@ -426,17 +384,8 @@ pub(crate) const CULTURES: &[Culture] = &[
         language: "sv",
         timezone: "Europe/Stockholm",
         cities: &[
-            city(
-                "Stockholm",
-                None,
-                "111 ##",
-                "Drottninggatan {n}",
-                "+46 8 555 ",
-            ),
-            abroad(
-                "NO",
-                city("Oslo", None, "01##", "Karl Johans gate {n}", "+47 22 55 "),
-            ),
+            city("Stockholm", None, "111 ##", "Drottninggatan {n}", "+46 8 555 "),
+            abroad("NO", city("Oslo", None, "01##", "Karl Johans gate {n}", "+47 22 55 ")),
         ],
         mobile: "+46 70 ### ## ##",
     },
@@ -599,13 +548,7 @@ pub(crate) const CULTURES: &[Culture] = &[
         locale: "ko_KR",
         language: "ko",
         timezone: "Asia/Seoul",
-        cities: &[city(
-            "서울",
-            None,
-            "06###",
-            "강남구 테헤란로 {n}",
-            "+82 2-555-",
-        )],
+        cities: &[city("서울", None, "06###", "강남구 테헤란로 {n}", "+82 2-555-")],
         mobile: "+82 10-####-####",
     },
     Culture {
@@ -633,13 +576,7 @@ pub(crate) const CULTURES: &[Culture] = &[
         locale: "ar_AE",
         language: "ar",
         timezone: "Asia/Dubai",
-        cities: &[city(
-            "دبي",
-            Some("دبي"),
-            "00000",
-            "شارع الشيخ زايد {n}",
-            "+971 4 555 ",
-        )],
+        cities: &[city("دبي", Some("دبي"), "00000", "شارع الشيخ زايد {n}", "+971 4 555 ")],
         mobile: "+971 50 ### ####",
     },
     Culture {
@@ -660,13 +597,7 @@ pub(crate) const CULTURES: &[Culture] = &[
         locale: "el_GR",
         language: "el",
         timezone: "Europe/Athens",
-        cities: &[city(
-            "Αθήνα",
-            None,
-            "105 ##",
-            "Οδός Ερμού {n}",
-            "+30 21 0555 ",
-        )],
+        cities: &[city("Αθήνα", None, "105 ##", "Οδός Ερμού {n}", "+30 21 0555 ")],
         mobile: "+30 69# ### ####",
     },
     Culture {
@@ -692,13 +623,7 @@ pub(crate) const CULTURES: &[Culture] = &[
         locale: "vi_VN",
         language: "vi",
         timezone: "Asia/Ho_Chi_Minh",
-        cities: &[city(
-            "Hà Nội",
-            None,
-            "100000",
-            "{n} Phố Tràng Tiền",
-            "+84 24 5555 ",
-        )],
+        cities: &[city("Hà Nội", None, "100000", "{n} Phố Tràng Tiền", "+84 24 5555 ")],
         mobile: "+84 9# ### ## ##",
     },
     Culture {
@@ -775,36 +700,19 @@ pub(crate) const DEPARTMENTS: &[(&str, &[&str])] = &[
             "Director, Customer Success",
         ],
     ),
-    (
-        "Finance",
-        &["Accountant", "Financial Analyst", "Controller", "CFO"],
-    ),
-    (
-        "People",
-        &["HR Business Partner", "Recruiter", "Chief People Officer"],
-    ),
+    ("Finance", &["Accountant", "Financial Analyst", "Controller", "CFO"]),
+    ("People", &["HR Business Partner", "Recruiter", "Chief People Officer"]),
     ("Legal", &["Paralegal", "Counsel", "General Counsel"]),
     (
         "Product",
         &["Product Designer", "Product Manager", "Director of Product"],
     ),
-    (
-        "IT",
-        &["IT Administrator", "Identity Engineer", "IT Manager"],
-    ),
-    (
-        "Recherche & Développement",
-        &["Ingénieur R&D", "Chef de projet R&D"],
-    ),
+    ("IT", &["IT Administrator", "Identity Engineer", "IT Manager"]),
+    ("Recherche & Développement", &["Ingénieur R&D", "Chef de projet R&D"]),
     ("営業部", &["営業担当", "営業部長"]),
 ];
 
-pub(crate) const DIVISIONS: &[&str] = &[
-    "Go-To-Market",
-    "Research & Development",
-    "G&A",
-    "Operations",
-];
+pub(crate) const DIVISIONS: &[&str] = &["Go-To-Market", "Research & Development", "G&A", "Operations"];
 pub(crate) const HONORIFIC_PREFIXES: &[&str] = &["Dr.", "Mr.", "Ms.", "Mx.", "Prof."];
 pub(crate) const HONORIFIC_SUFFIXES: &[&str] = &["PhD", "Jr.", "MBA", "CPA"];
 pub(crate) const PRONOUNS: &[&str] = &["she/her", "he/him", "they/them", "elle", "er/ihm"];
@@ -821,8 +729,7 @@ pub(crate) const SKILLS: &[&str] = &[
     "SQL",
 ];
 pub(crate) const NICKNAMES: &[&str] = &["Bobby", "Kat", "Jay", "Sasha", "Max", "Lulu"];
-pub(crate) const USER_TYPES: &[&str] =
-    &["Employee", "Employee", "Employee", "Contractor", "Intern"];
+pub(crate) const USER_TYPES: &[&str] = &["Employee", "Employee", "Employee", "Contractor", "Intern"];
 
 /// Group names for OKTA_GROUPs (teams, locations, projects).
 pub(crate) const OKTA_GROUP_NAMES: &[&str] = &[

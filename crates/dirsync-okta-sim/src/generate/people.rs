@@ -167,13 +167,7 @@ fn maybe(rng: &mut ChaCha8Rng, m: &mut Map<String, Value>, p: f64, key: &str, va
 fn work_attributes(rng: &mut ChaCha8Rng, style: &OrgStyle, p: &Person, m: &mut Map<String, Value>) {
     maybe(rng, m, 0.9, "displayName", json!(display_name(p)));
     maybe(rng, m, 0.92, "title", json!(p.title));
-    maybe(
-        rng,
-        m,
-        0.95,
-        "department",
-        json!(DEPARTMENTS[p.department].0),
-    );
+    maybe(rng, m, 0.95, "department", json!(DEPARTMENTS[p.department].0));
     maybe(rng, m, 0.85, "organization", json!(style.company));
     let division = names::DIVISIONS[p.department % names::DIVISIONS.len()];
     maybe(rng, m, 0.6, "division", json!(division));
@@ -188,19 +182,13 @@ fn work_attributes(rng: &mut ChaCha8Rng, style: &OrgStyle, p: &Person, m: &mut M
 fn place_attributes(rng: &mut ChaCha8Rng, p: &Person, m: &mut Map<String, Value>) {
     if rng.random_bool(0.85) {
         let number = rng.random_range(1..400).to_string();
-        m.insert(
-            "streetAddress".into(),
-            json!(p.city.street.replace("{n}", &number)),
-        );
+        m.insert("streetAddress".into(), json!(p.city.street.replace("{n}", &number)));
         m.insert("city".into(), json!(p.city.name));
         if let Some(state) = p.city.state {
             m.insert("state".into(), json!(state));
         }
         m.insert("zipCode".into(), json!(digits(rng, p.city.zip)));
-        m.insert(
-            "countryCode".into(),
-            json!(p.city.country.unwrap_or(p.culture.country)),
-        );
+        m.insert("countryCode".into(), json!(p.city.country.unwrap_or(p.culture.country)));
     }
     maybe(rng, m, 0.5, "preferredLanguage", json!(p.culture.language));
     maybe(rng, m, 0.6, "locale", json!(p.culture.locale));
@@ -217,10 +205,7 @@ fn personal_attributes(rng: &mut ChaCha8Rng, p: &Person, m: &mut Map<String, Val
         m.insert("honorificSuffix".into(), json!(suffix));
     }
     if rng.random_bool(0.1) {
-        m.insert(
-            "nickName".into(),
-            json!(names::NICKNAMES.choose(rng).copied()),
-        );
+        m.insert("nickName".into(), json!(names::NICKNAMES.choose(rng).copied()));
     }
     if rng.random_bool(0.05) {
         let middle = p.culture.first.choose(rng).map(|n| n.0);
@@ -234,10 +219,7 @@ fn personal_attributes(rng: &mut ChaCha8Rng, p: &Person, m: &mut Map<String, Val
 /// ones are absent, as Okta returns them.
 fn custom_attributes(rng: &mut ChaCha8Rng, p: &Person, m: &mut Map<String, Value>) {
     if rng.random_bool(0.4) {
-        m.insert(
-            "pronouns".into(),
-            json!(names::PRONOUNS.choose(rng).copied()),
-        );
+        m.insert("pronouns".into(), json!(names::PRONOUNS.choose(rng).copied()));
     }
     let start_year = rng.random_range(2008..2026);
     maybe(rng, m, 0.8, "startYear", json!(start_year));
@@ -250,13 +232,7 @@ fn custom_attributes(rng: &mut ChaCha8Rng, p: &Person, m: &mut Map<String, Value
         let skills: Vec<&str> = names::SKILLS.choose_multiple(rng, count).copied().collect();
         m.insert("skills".into(), json!(skills));
     }
-    maybe(
-        rng,
-        m,
-        0.9,
-        "isContractor",
-        json!(p.user_type == "Contractor"),
-    );
+    maybe(rng, m, 0.9, "isContractor", json!(p.user_type == "Contractor"));
 }
 
 /// Attributes cleared through the API come back as JSON null rather than

@@ -57,12 +57,7 @@ fn between(rng: &mut ChaCha8Rng, lo: Millis, hi: Millis) -> Millis {
     rng.random_range(lo / 1000..hi / 1000) * 1000
 }
 
-fn timeline(
-    rng: &mut ChaCha8Rng,
-    status: UserStatus,
-    org_created: Millis,
-    has_password: bool,
-) -> Timeline {
+fn timeline(rng: &mut ChaCha8Rng, status: UserStatus, org_created: Millis, has_password: bool) -> Timeline {
     let end = ANCHOR - DAY;
     let created = between(rng, org_created + DAY, end - DAY);
     let (activated, status_changed) = match status {
@@ -73,9 +68,7 @@ fn timeline(
             let at = created + rng.random_range(1..5) * 1000;
             (Some(at), Some(at))
         }
-        UserStatus::Deprovisioned if rng.random_bool(0.15) => {
-            (None, Some(between(rng, created, end)))
-        }
+        UserStatus::Deprovisioned if rng.random_bool(0.15) => (None, Some(between(rng, created, end))),
         _ => {
             let at = created + rng.random_range(1..5) * 1000;
             (Some(at), Some(between(rng, at, end)))
@@ -121,17 +114,13 @@ fn timeline(
 pub(crate) fn generate_users(rng: &mut ChaCha8Rng, style: &OrgStyle, n: usize) -> Vec<SimUser> {
     let persons = people::generate_people(rng, style, n);
     let statuses = statuses(rng, n);
-    let ids: Vec<String> = (0..n)
-        .map(|_| ids::okta_id(rng, "00u", &style.tail))
-        .collect();
+    let ids: Vec<String> = (0..n).map(|_| ids::okta_id(rng, "00u", &style.tail)).collect();
     persons
         .iter()
         .zip(&statuses)
         .zip(&ids)
         .map(|((person, &status), id)| {
-            let manager = person
-                .manager
-                .map(|m| manager_ref(style, &persons[m], &ids[m]));
+            let manager = person.manager.map(|m| manager_ref(style, &persons[m], &ids[m]));
             build_user(rng, style, person, status, id.clone(), manager)
         })
         .collect()
@@ -162,12 +151,7 @@ fn build_user(
     };
     // STAGED and PROVISIONED users have not set a password yet.
     let has_password = !matches!(status, UserStatus::Staged | UserStatus::Provisioned);
-    let t = timeline(
-        rng,
-        status,
-        style.created,
-        has_password && provider == Provider::Okta,
-    );
+    let t = timeline(rng, status, style.created, has_password && provider == Provider::Okta);
     SimUser {
         id,
         status,

@@ -8,14 +8,7 @@ use dirsync_okta_sim::{OktaSim, OrgSpec, SimConfig, generate};
 async fn error_body(response: reqwest::Response) -> Value {
     assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
     let text = response.text().await.unwrap();
-    let keys_in_order: Vec<&str> = [
-        "errorCode",
-        "errorSummary",
-        "errorLink",
-        "errorId",
-        "errorCauses",
-    ]
-    .to_vec();
+    let keys_in_order: Vec<&str> = ["errorCode", "errorSummary", "errorLink", "errorId", "errorCauses"].to_vec();
     let mut positions: Vec<usize> = keys_in_order
         .iter()
         .map(|k| text.find(&format!("\"{k}\"")).unwrap())
@@ -29,10 +22,7 @@ async fn error_body(response: reqwest::Response) -> Value {
     positions.clear();
     let mut json: Value = serde_json::from_str(&text).unwrap();
     let id = json["errorId"].as_str().unwrap().to_owned();
-    assert!(
-        id.starts_with("oae") && id.len() == 25 && url_safe(&id),
-        "{id}"
-    );
+    assert!(id.starts_with("oae") && id.len() == 25 && url_safe(&id), "{id}");
     json.as_object_mut().unwrap().remove("errorId");
     json
 }
@@ -41,9 +31,7 @@ async fn error_body(response: reqwest::Response) -> Value {
 async fn a_wrong_token_gets_oktas_exact_401() {
     let (sim, _) = start(5, 1, 31).await;
 
-    let response = Client::with_token(&sim, "not-the-token")
-        .get("/api/v1/users")
-        .await;
+    let response = Client::with_token(&sim, "not-the-token").get("/api/v1/users").await;
 
     assert_eq!(response.status(), 401);
     assert_eq!(
@@ -61,9 +49,7 @@ async fn a_wrong_token_gets_oktas_exact_401() {
 async fn a_missing_token_gets_401_too() {
     let (sim, _) = start(5, 1, 32).await;
 
-    let response = reqwest::get(format!("{}api/v1/groups", sim.base_url()))
-        .await
-        .unwrap();
+    let response = reqwest::get(format!("{}api/v1/groups", sim.base_url())).await.unwrap();
 
     assert_eq!(response.status(), 401);
     assert_eq!(error_body(response).await["errorCode"], "E0000011");
@@ -80,9 +66,7 @@ async fn the_forbidden_token_gets_403_e0000006() {
         .await
         .unwrap();
 
-    let response = Client::with_token(&sim, "read-only")
-        .get("/api/v1/users")
-        .await;
+    let response = Client::with_token(&sim, "read-only").get("/api/v1/users").await;
 
     assert_eq!(response.status(), 403);
     assert_eq!(
@@ -100,9 +84,7 @@ async fn the_forbidden_token_gets_403_e0000006() {
 async fn an_unknown_user_gets_the_recorded_404() {
     let (sim, _) = start(5, 1, 34).await;
 
-    let response = Client::new(&sim)
-        .get("/api/v1/users/00usfgmn9xhwtA6f74x6")
-        .await;
+    let response = Client::new(&sim).get("/api/v1/users/00usfgmn9xhwtA6f74x6").await;
 
     assert_eq!(response.status(), 404);
     assert_eq!(

@@ -36,16 +36,8 @@ fn every_status_is_present_in_an_org_of_a_hundred() {
             seed,
         });
         let present: HashSet<UserStatus> = org.users().iter().map(|u| u.status()).collect();
-        assert_eq!(
-            present.len(),
-            UserStatus::ALL.len(),
-            "seed {seed}: {present:?}"
-        );
-        let active = org
-            .users()
-            .iter()
-            .filter(|u| u.status() == UserStatus::Active)
-            .count();
+        assert_eq!(present.len(), UserStatus::ALL.len(), "seed {seed}: {present:?}");
+        let active = org.users().iter().filter(|u| u.status() == UserStatus::Active).count();
         assert!(active > 60, "most users are ACTIVE, got {active}");
     }
 }
@@ -60,11 +52,7 @@ fn ids_and_timestamps_look_like_oktas() {
     assert!(org.id().starts_with("00o") && org.id().len() == 20);
     let tail = &org.id()[17..];
     for user in org.users() {
-        assert!(
-            user.id().starts_with("00u") && user.id().len() == 20,
-            "{}",
-            user.id()
-        );
+        assert!(user.id().starts_with("00u") && user.id().len() == 20, "{}", user.id());
         assert!(user.id().ends_with(tail), "ids of one org share a tail");
         let json = user.to_json(&base());
         for field in ["created", "lastUpdated"] {
@@ -78,10 +66,7 @@ fn ids_and_timestamps_look_like_oktas() {
         assert!(group.id().starts_with("00g") && group.id().len() == 20);
     }
     let sorted: Vec<&str> = org.users().iter().map(|u| u.id()).collect();
-    assert!(
-        sorted.windows(2).all(|w| w[0] < w[1]),
-        "users are kept in id order"
-    );
+    assert!(sorted.windows(2).all(|w| w[0] < w[1]), "users are kept in id order");
 }
 
 #[test]
@@ -119,16 +104,12 @@ fn timestamps_are_null_where_okta_has_null() {
         }
         assert!(json["lastUpdated"].as_str() >= json["created"].as_str());
     }
-    let null_status_changed = org
-        .users()
-        .iter()
-        .filter(|u| u.status_changed().is_none())
-        .count();
+    let null_status_changed = org.users().iter().filter(|u| u.status_changed().is_none()).count();
     assert!(null_status_changed > 0);
 }
 
 #[test]
-fn profiles_have_unicode_gaps_nulls_and_custom_types() {
+fn names_are_unicode_with_apostrophes_hyphens_and_accents() {
     let org = generate(&OrgSpec {
         users: 1000,
         groups: 5,
@@ -145,10 +126,7 @@ fn profiles_have_unicode_gaps_nulls_and_custom_types() {
             )
         })
         .collect();
-    assert!(
-        names.iter().any(|n| n.contains('\'')),
-        "an apostrophe (O'Brien)"
-    );
+    assert!(names.iter().any(|n| n.contains('\'')), "an apostrophe (O'Brien)");
     assert!(names.iter().any(|n| n.contains('-')), "a hyphen");
     assert!(
         names
@@ -162,10 +140,17 @@ fn profiles_have_unicode_gaps_nulls_and_custom_types() {
             .any(|n| n.chars().any(|c| ('\u{0600}'..='\u{06ff}').contains(&c))),
         "Arabic"
     );
-    assert!(
-        names.iter().any(|n| n.contains('é') || n.contains('ü')),
-        "accents"
-    );
+    assert!(names.iter().any(|n| n.contains('é') || n.contains('ü')), "accents");
+}
+
+#[test]
+fn profiles_have_gaps_nulls_and_custom_attributes_of_every_type() {
+    let org = generate(&OrgSpec {
+        users: 1000,
+        groups: 5,
+        seed: 3,
+    });
+    let profiles: Vec<_> = org.users().iter().map(|u| u.profile()).collect();
     for p in &profiles {
         assert!(
             p.contains_key("mobilePhone") && p.contains_key("secondEmail"),
@@ -173,18 +158,9 @@ fn profiles_have_unicode_gaps_nulls_and_custom_types() {
         );
         assert!(p["login"].as_str().unwrap().contains('@'));
     }
-    let count = |f: &dyn Fn(&serde_json::Map<String, Value>) -> bool| {
-        profiles.iter().filter(|p| f(p)).count()
-    };
-    assert!(
-        count(&|p| !p.contains_key("title")) > 0,
-        "some titles missing"
-    );
-    assert!(
-        count(
-            &|p| p.get("title") == Some(&Value::Null) || p.get("displayName") == Some(&Value::Null)
-        ) > 0
-    );
+    let count = |f: &dyn Fn(&serde_json::Map<String, Value>) -> bool| profiles.iter().filter(|p| f(p)).count();
+    assert!(count(&|p| !p.contains_key("title")) > 0, "some titles missing");
+    assert!(count(&|p| p.get("title") == Some(&Value::Null) || p.get("displayName") == Some(&Value::Null)) > 0);
     assert!(
         count(&|p| p.get("startYear").is_some_and(Value::is_i64)) > 0,
         "integer custom"
@@ -210,10 +186,7 @@ fn profiles_have_unicode_gaps_nulls_and_custom_types() {
         "timezone",
         "locale",
     ] {
-        assert!(
-            count(&|p| p.get(key).is_some_and(Value::is_string)) > 0,
-            "{key}"
-        );
+        assert!(count(&|p| p.get(key).is_some_and(Value::is_string)) > 0, "{key}");
     }
 }
 
@@ -225,8 +198,7 @@ fn managers_point_at_other_users() {
             groups: 0,
             seed,
         });
-        let by_login: HashMap<&str, &str> =
-            org.users().iter().map(|u| (u.login(), u.id())).collect();
+        let by_login: HashMap<&str, &str> = org.users().iter().map(|u| (u.login(), u.id())).collect();
         let with_manager: Vec<_> = org
             .users()
             .iter()
@@ -287,11 +259,7 @@ fn app_groups_carry_their_directory_attributes() {
                 seed,
             })
         })
-        .find(|org| {
-            org.groups()
-                .iter()
-                .any(|g| g.group_type() == GroupType::AppGroup)
-        })
+        .find(|org| org.groups().iter().any(|g| g.group_type() == GroupType::AppGroup))
         .expect("some seed imports AD groups");
     let group = org
         .groups()

@@ -11,17 +11,11 @@ async fn group_members_page_at_a_thousand() {
     let client = Client::new(&sim);
     let everyone = org.everyone();
 
-    let (items, pages) = client
-        .get_all(&format!("/api/v1/groups/{}/users", everyone.id()))
-        .await;
+    let (items, pages) = client.get_all(&format!("/api/v1/groups/{}/users", everyone.id())).await;
 
     assert_eq!(pages, 3);
     assert_eq!(ids(&items), org.members(everyone.id()));
-    let want: Vec<Value> = org
-        .users()
-        .iter()
-        .map(|u| u.to_json(&client.base))
-        .collect();
+    let want: Vec<Value> = org.users().iter().map(|u| u.to_json(&client.base)).collect();
     assert_eq!(items, want, "members come in the collection shape");
 }
 
@@ -31,9 +25,7 @@ async fn a_members_page_links_itself_with_limit_1000() {
     let client = Client::new(&sim);
     let group = org.everyone();
 
-    let response = client
-        .get(&format!("/api/v1/groups/{}/users", group.id()))
-        .await;
+    let response = client.get(&format!("/api/v1/groups/{}/users", group.id())).await;
 
     let self_link = link(&response, "self").unwrap();
     assert!(self_link.ends_with(&format!("/api/v1/groups/{}/users?limit=1000", group.id())));
@@ -60,18 +52,10 @@ async fn groups_list_in_one_page_by_default_with_limit_10000_in_the_link() {
 
     let response = client.get("/api/v1/groups").await;
 
-    assert!(
-        link(&response, "self")
-            .unwrap()
-            .ends_with("/api/v1/groups?limit=10000")
-    );
+    assert!(link(&response, "self").unwrap().ends_with("/api/v1/groups?limit=10000"));
     assert!(link(&response, "next").is_none());
     let items: Vec<Value> = response.json().await.unwrap();
-    let want: Vec<Value> = org
-        .groups()
-        .iter()
-        .map(|g| g.to_json(&client.base, false))
-        .collect();
+    let want: Vec<Value> = org.groups().iter().map(|g| g.to_json(&client.base, false)).collect();
     assert_eq!(items, want);
 }
 
@@ -96,9 +80,7 @@ async fn groups_filter_by_type_and_membership_time() {
     let (sim, org) = start(100, 40, 26).await;
     let client = Client::new(&sim);
 
-    let (built_in, _) = client
-        .get_all(r#"/api/v1/groups?filter=type eq "BUILT_IN""#)
-        .await;
+    let (built_in, _) = client.get_all(r#"/api/v1/groups?filter=type eq "BUILT_IN""#).await;
     let names: HashSet<&str> = built_in
         .iter()
         .map(|g| g["profile"]["name"].as_str().unwrap())
@@ -106,12 +88,8 @@ async fn groups_filter_by_type_and_membership_time() {
     assert_eq!(names, HashSet::from(["Everyone", "Okta Administrators"]));
 
     let pivot = org.groups()[5].to_json(&client.base, false)["lastMembershipUpdated"].clone();
-    let filter = format!(
-        r#"type eq "OKTA_GROUP" or type eq "APP_GROUP" and lastMembershipUpdated gt {pivot}"#
-    );
-    let (items, _) = client
-        .get_all(&format!("/api/v1/groups?filter={filter}"))
-        .await;
+    let filter = format!(r#"type eq "OKTA_GROUP" or type eq "APP_GROUP" and lastMembershipUpdated gt {pivot}"#);
+    let (items, _) = client.get_all(&format!("/api/v1/groups?filter={filter}")).await;
     let pivot = org.groups()[5].last_membership_updated();
     let want: Vec<&str> = org
         .groups()
@@ -131,9 +109,7 @@ async fn a_user_lists_its_groups_including_everyone() {
     let client = Client::new(&sim);
     let user = &org.users()[3];
 
-    let (items, _) = client
-        .get_all(&format!("/api/v1/users/{}/groups", user.id()))
-        .await;
+    let (items, _) = client.get_all(&format!("/api/v1/users/{}/groups", user.id())).await;
 
     assert_eq!(ids(&items), org.groups_of(user.id()));
     assert!(items.iter().any(|g| g["profile"]["name"] == "Everyone"));

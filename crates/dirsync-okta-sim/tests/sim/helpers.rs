@@ -3,11 +3,7 @@ use reqwest::header::{AUTHORIZATION, LINK};
 use serde_json::Value;
 
 pub async fn start(users: usize, groups: usize, seed: u64) -> (OktaSim, Org) {
-    let org = generate(&OrgSpec {
-        users,
-        groups,
-        seed,
-    });
+    let org = generate(&OrgSpec { users, groups, seed });
     let sim = OktaSim::start(org.clone(), SimConfig::default())
         .await
         .expect("sim starts");
@@ -75,12 +71,8 @@ pub fn link(response: &reqwest::Response, rel: &str) -> Option<String> {
     response.headers().get_all(LINK).iter().find_map(|value| {
         let value = value.to_str().ok()?;
         let (url, params) = value.split_once(';')?;
-        (params.trim() == format!("rel=\"{rel}\"")).then(|| {
-            url.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_owned()
-        })
+        (params.trim() == format!("rel=\"{rel}\""))
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
     })
 }
 
@@ -93,6 +85,5 @@ pub fn ids(items: &[Value]) -> Vec<String> {
 
 /// `[A-Za-z0-9_-]`
 pub fn url_safe(s: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

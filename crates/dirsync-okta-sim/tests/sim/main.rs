@@ -1,8 +1,11 @@
 //! End-to-end tests of the simulator over real HTTP (one test binary).
 
+mod admin;
 mod errors;
+mod faults;
 mod generation;
 mod groups;
 mod helpers;
-mod peek;
+mod limits;
+mod mutations;
 mod users;

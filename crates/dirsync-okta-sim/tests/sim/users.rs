@@ -48,11 +48,7 @@ async fn listed_users_are_exactly_the_orgs_json() {
 
     let (items, _) = client.get_all(r#"/api/v1/users?search=id pr"#).await;
 
-    let want: Vec<Value> = org
-        .users()
-        .iter()
-        .map(|u| u.to_json(&client.base))
-        .collect();
+    let want: Vec<Value> = org.users().iter().map(|u| u.to_json(&client.base)).collect();
     assert_eq!(items, want);
     let links = items[0]["_links"].as_object().unwrap();
     assert_eq!(
@@ -67,9 +63,7 @@ async fn pages_carry_self_and_next_as_two_link_fields() {
     let (sim, org) = start(450, 5, 14).await;
     let client = Client::new(&sim);
 
-    let response = client
-        .get(r#"/api/v1/users?limit=150&filter=status eq "ACTIVE""#)
-        .await;
+    let response = client.get(r#"/api/v1/users?limit=150&filter=status eq "ACTIVE""#).await;
 
     let fields: Vec<String> = response
         .headers()
@@ -81,9 +75,7 @@ async fn pages_carry_self_and_next_as_two_link_fields() {
     let port = sim.addr().port();
     assert_eq!(
         fields[0],
-        format!(
-            "<http://127.0.0.1:{port}/api/v1/users?limit=150&filter=status+eq+%22ACTIVE%22>; rel=\"self\""
-        )
+        format!("<http://127.0.0.1:{port}/api/v1/users?limit=150&filter=status+eq+%22ACTIVE%22>; rel=\"self\"")
     );
     let page: Vec<Value> = response.json().await.unwrap();
     let last = page.last().unwrap()["id"].as_str().unwrap().to_owned();
@@ -93,11 +85,7 @@ async fn pages_carry_self_and_next_as_two_link_fields() {
             "<http://127.0.0.1:{port}/api/v1/users?after={last}&limit=150&filter=status+eq+%22ACTIVE%22>; rel=\"next\""
         )
     );
-    let active = org
-        .users()
-        .iter()
-        .filter(|u| u.status() == UserStatus::Active)
-        .count();
+    let active = org.users().iter().filter(|u| u.status() == UserStatus::Active).count();
     assert!(active > 150);
 }
 
@@ -110,10 +98,7 @@ async fn the_last_page_has_only_a_self_link_and_limit_clamps_to_200() {
 
     assert!(link(&response, "next").is_none());
     let self_link = link(&response, "self").unwrap();
-    assert!(
-        self_link.ends_with("/api/v1/users?limit=200"),
-        "{self_link}"
-    );
+    assert!(self_link.ends_with("/api/v1/users?limit=200"), "{self_link}");
     let page: Vec<Value> = response.json().await.unwrap();
     assert!(page.len() <= 150);
 }
@@ -135,11 +120,7 @@ async fn responses_carry_oktas_headers() {
 async fn a_user_is_found_by_id_and_by_login_with_its_lifecycle_links() {
     let (sim, org) = start(100, 2, 17).await;
     let client = Client::new(&sim);
-    let user = org
-        .users()
-        .iter()
-        .find(|u| u.status() == UserStatus::Active)
-        .unwrap();
+    let user = org.users().iter().find(|u| u.status() == UserStatus::Active).unwrap();
 
     let by_id: Value = client
         .get(&format!("/api/v1/users/{}", user.id()))
@@ -156,14 +137,7 @@ async fn a_user_is_found_by_id_and_by_login_with_its_lifecycle_links() {
 
     assert_eq!(by_id, user.to_detail_json(&client.base));
     assert_eq!(by_login, by_id);
-    for rel in [
-        "self",
-        "suspend",
-        "deactivate",
-        "resetPassword",
-        "schema",
-        "type",
-    ] {
+    for rel in ["self", "suspend", "deactivate", "resetPassword", "schema", "type"] {
         assert!(by_id["_links"].get(rel).is_some(), "{rel}");
     }
     assert_eq!(by_id["_links"]["deactivate"]["method"], "POST");
@@ -198,9 +172,7 @@ async fn filters_combine_with_and_or_and_parentheses() {
     let pivot = org.users()[400].last_updated();
     let pivot_json = org.users()[400].to_json(&client.base);
     let pivot_text = pivot_json["lastUpdated"].as_str().unwrap();
-    let filter = format!(
-        r#"(status eq "SUSPENDED" or status eq "DEPROVISIONED") and lastUpdated ge "{pivot_text}""#
-    );
+    let filter = format!(r#"(status eq "SUSPENDED" or status eq "DEPROVISIONED") and lastUpdated ge "{pivot_text}""#);
 
     let (items, _) = client
         .get_all(&format!("/api/v1/users?filter={}", urlencode(&filter)))
@@ -209,12 +181,7 @@ async fn filters_combine_with_and_or_and_parentheses() {
     let want: Vec<&str> = org
         .users()
         .iter()
-        .filter(|u| {
-            matches!(
-                u.status(),
-                UserStatus::Suspended | UserStatus::Deprovisioned
-            )
-        })
+        .filter(|u| matches!(u.status(), UserStatus::Suspended | UserStatus::Deprovisioned))
         .filter(|u| u.last_updated() >= pivot)
         .map(|u| u.id())
         .collect();

@@ -8,14 +8,8 @@ use crate::server::{Reply, Server, TOKEN, fast_config};
 use crate::{list, user_json};
 
 fn assert_no_token(err: &OktaError) {
-    assert!(
-        !err.to_string().contains(TOKEN),
-        "Display leaks the token: {err}"
-    );
-    assert!(
-        !format!("{err:?}").contains(TOKEN),
-        "Debug leaks the token: {err:?}"
-    );
+    assert!(!err.to_string().contains(TOKEN), "Display leaks the token: {err}");
+    assert!(!format!("{err:?}").contains(TOKEN), "Debug leaks the token: {err:?}");
 }
 
 #[tokio::test]
@@ -27,10 +21,7 @@ async fn an_invalid_token_is_unauthorized_never_retried_and_never_shown() {
     );
     let client = server.client(fast_config());
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
     assert!(
         matches!(&err, OktaError::Unauthorized { status: 401, detail, .. }
@@ -56,10 +47,7 @@ async fn a_token_echoed_by_the_server_is_scrubbed_from_the_error() {
     );
     let client = server.client(fast_config());
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
     assert_no_token(&err);
     assert!(err.to_string().contains("[REDACTED]"), "{err}");
@@ -83,10 +71,7 @@ async fn a_forbidden_token_is_not_retried() {
         .await
         .unwrap_err();
 
-    assert!(
-        matches!(err, OktaError::Forbidden { status: 403, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, OktaError::Forbidden { status: 403, .. }), "{err:?}");
     assert_eq!(err.error_code(), Some("E0000006"));
     assert_eq!(server.hits("/api/v1/groups"), 1);
 }
@@ -103,8 +88,7 @@ async fn a_missing_group_is_not_found() {
 
     assert!(matches!(err, OktaError::NotFound { .. }), "{err:?}");
     assert!(
-        err.to_string()
-            .contains("/api/v1/groups/00gGONE/users?limit=1000"),
+        err.to_string().contains("/api/v1/groups/00gGONE/users?limit=1000"),
         "{err}"
     );
 }
@@ -132,10 +116,7 @@ async fn a_429_is_rate_limited_with_the_reset_and_the_concurrency_flag() {
     };
     let client = server.client(config);
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
     let OktaError::RateLimited {
         reset_at,
@@ -161,32 +142,13 @@ async fn server_errors_are_retried_up_to_max_retries_then_transient() {
     );
     let client = server.client(fast_config());
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
-    assert!(
-        matches!(
-            err,
-            OktaError::Transient {
-                status: Some(500),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, OktaError::Transient { status: Some(500), .. }), "{err:?}");
     assert!(err.is_retryable());
-    assert_eq!(
-        server.hits("/api/v1/users"),
-        3,
-        "one try and max_retries = 2 retries"
-    );
+    assert_eq!(server.hits("/api/v1/users"), 3, "one try and max_retries = 2 retries");
     let stats = client.stats();
-    assert_eq!(
-        (stats.requests, stats.retries, stats.server_errors),
-        (3, 2, 3)
-    );
+    assert_eq!((stats.requests, stats.retries, stats.server_errors), (3, 2, 3));
 }
 
 #[tokio::test]
@@ -201,10 +163,7 @@ async fn a_blip_of_503_is_absorbed_by_one_retry() {
     );
     let client = server.client(fast_config());
 
-    let page = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap();
+    let page = client.users_page(&client.users_url(None, 200)).await.unwrap();
 
     assert_eq!(page.items.len(), 1);
     assert_eq!(client.stats().retries, 1);
@@ -222,25 +181,10 @@ async fn an_html_502_from_a_proxy_is_transient() {
     );
     let client = server.client(fast_config());
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
-    assert!(
-        matches!(
-            err,
-            OktaError::Transient {
-                status: Some(502),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert!(
-        !err.to_string().contains("<html>"),
-        "bodies never reach errors: {err}"
-    );
+    assert!(matches!(err, OktaError::Transient { status: Some(502), .. }), "{err:?}");
+    assert!(!err.to_string().contains("<html>"), "bodies never reach errors: {err}");
 }
 
 #[tokio::test]
@@ -255,10 +199,7 @@ async fn a_200_with_broken_json_is_malformed_after_its_retries() {
         ..fast_config()
     });
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
     assert!(
         matches!(&err, OktaError::Malformed { path, .. } if path == "/api/v1/users?limit=200"),
@@ -270,10 +211,7 @@ async fn a_200_with_broken_json_is_malformed_after_its_retries() {
 #[tokio::test]
 async fn a_200_with_the_wrong_shape_is_malformed() {
     let server = Server::start().await;
-    server.on(
-        "/api/v1/users/00u1",
-        vec![Reply::json(200, r#"{"id":"00u1"}"#)],
-    );
+    server.on("/api/v1/users/00u1", vec![Reply::json(200, r#"{"id":"00u1"}"#)]);
     let client = server.client(ClientConfig {
         max_retries: 0,
         ..fast_config()
@@ -293,10 +231,7 @@ async fn a_refused_connection_is_unreachable_after_two_quick_retries() {
     let org = OrgUrl::parse(&format!("http://127.0.0.1:{port}"), true).unwrap();
     let client = OktaClient::new(org, ApiToken::new(TOKEN), fast_config()).unwrap();
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
     assert!(
         matches!(&err, OktaError::Unreachable { host, .. } if host == "127.0.0.1"),
@@ -304,10 +239,7 @@ async fn a_refused_connection_is_unreachable_after_two_quick_retries() {
     );
     assert_no_token(&err);
     let stats = client.stats();
-    assert_eq!(
-        (stats.requests, stats.network_errors, stats.retries),
-        (3, 3, 2)
-    );
+    assert_eq!((stats.requests, stats.network_errors, stats.retries), (3, 3, 2));
 }
 
 #[tokio::test]
@@ -323,15 +255,9 @@ async fn a_slow_response_times_out_as_transient() {
         ..fast_config()
     });
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
-    assert!(
-        matches!(err, OktaError::Transient { status: None, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, OktaError::Transient { status: None, .. }), "{err:?}");
     assert!(err.to_string().contains("timed out"), "{err}");
 }
 
@@ -344,13 +270,7 @@ async fn a_redirect_is_reported_not_followed() {
     );
     let client = server.client(fast_config());
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
-    assert!(
-        matches!(err, OktaError::Other { status: 302, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, OktaError::Other { status: 302, .. }), "{err:?}");
 }

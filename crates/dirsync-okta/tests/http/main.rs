@@ -31,3 +31,24 @@ pub fn group_json(id: &str, members: u64) -> String {
 pub fn list(items: &[String]) -> String {
     format!("[{}]", items.join(","))
 }
+
+/// The worker spawns page fetches on a multi-threaded runtime and sends
+/// errors through anyhow: all of it must be `Send + Sync + 'static`.
+#[test]
+fn client_futures_and_errors_can_cross_threads() {
+    fn send<T: Send>(_: &T) {}
+    fn send_sync_static<T: Send + Sync + 'static>() {}
+    send_sync_static::<dirsync_okta::OktaClient>();
+    send_sync_static::<dirsync_okta::OktaError>();
+    send_sync_static::<dirsync_okta::Page<dirsync_okta::User>>();
+
+    let org = dirsync_okta::OrgUrl::parse("https://acme.okta.com", false).unwrap();
+    let token = dirsync_okta::ApiToken::new("t");
+    let client = dirsync_okta::OktaClient::new(org, token, Default::default()).unwrap();
+    let url = client.users_url(None, 200);
+    send(&client.users_page(&url));
+    send(&client.groups_page(&url));
+    send(&client.group_members_page(&url));
+    send(&client.get_user("00u1"));
+    send(&client.organization());
+}

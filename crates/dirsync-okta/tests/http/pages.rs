@@ -31,10 +31,7 @@ async fn a_users_page_carries_items_and_the_next_link_from_the_second_link_field
     assert_eq!(page.next, Some(next));
     let seen = &server.seen()[0];
     assert_eq!(seen.path_and_query, "/api/v1/users?limit=2");
-    assert_eq!(
-        seen.authorization.as_deref(),
-        Some(format!("SSWS {TOKEN}").as_str())
-    );
+    assert_eq!(seen.authorization.as_deref(), Some(format!("SSWS {TOKEN}").as_str()));
     assert_eq!(seen.accept.as_deref(), Some("application/json"));
     assert!(seen.user_agent.as_deref().unwrap().starts_with("dirsync/"));
     assert_eq!(client.stats().requests, 1);
@@ -54,29 +51,19 @@ async fn one_comma_separated_link_field_is_understood_and_the_last_page_has_no_n
                     server.url("/api/v1/groups")
                 ),
             ),
-            Reply::json(200, list(&[group_json("00g2", 0)]))
-                .header("link", format!(r#"<{next}>; rel="self""#)),
+            Reply::json(200, list(&[group_json("00g2", 0)])).header("link", format!(r#"<{next}>; rel="self""#)),
         ],
     );
     let client = server.client(fast_config());
 
-    let first = client
-        .groups_page(&client.groups_url(None, true, 1))
-        .await
-        .unwrap();
-    let second = client
-        .groups_page(first.next.as_ref().unwrap())
-        .await
-        .unwrap();
+    let first = client.groups_page(&client.groups_url(None, true, 1)).await.unwrap();
+    let second = client.groups_page(first.next.as_ref().unwrap()).await.unwrap();
 
     assert_eq!(first.items[0].users_count, Some(3));
     assert_eq!(first.next, Some(next));
     assert_eq!(second.items[0].name(), Some("Group 00g2"));
     assert_eq!(second.next, None);
-    assert_eq!(
-        server.seen()[0].path_and_query,
-        "/api/v1/groups?limit=1&expand=stats"
-    );
+    assert_eq!(server.seen()[0].path_and_query, "/api/v1/groups?limit=1&expand=stats");
 }
 
 #[tokio::test]
@@ -133,32 +120,17 @@ async fn a_next_link_to_another_host_is_refused_and_never_fetched() {
     let foreign_next = foreign.url("/api/v1/users?after=00u2");
     org.on(
         "/api/v1/users",
-        vec![
-            Reply::json(200, list(&[user_json("00u1")]))
-                .header("link", format!(r#"<{foreign_next}>; rel="next""#)),
-        ],
+        vec![Reply::json(200, list(&[user_json("00u1")])).header("link", format!(r#"<{foreign_next}>; rel="next""#))],
     );
     let client = org.client(fast_config());
 
-    let from_link = client
-        .users_page(&client.users_url(None, 1))
-        .await
-        .unwrap_err();
+    let from_link = client.users_page(&client.users_url(None, 1)).await.unwrap_err();
     let direct = client.users_page(&foreign_next).await.unwrap_err();
 
-    assert!(
-        matches!(from_link, OktaError::ForeignLink { .. }),
-        "{from_link:?}"
-    );
-    assert!(
-        matches!(direct, OktaError::ForeignLink { .. }),
-        "{direct:?}"
-    );
+    assert!(matches!(from_link, OktaError::ForeignLink { .. }), "{from_link:?}");
+    assert!(matches!(direct, OktaError::ForeignLink { .. }), "{direct:?}");
     assert!(!from_link.is_retryable());
-    assert!(
-        foreign.seen().is_empty(),
-        "the foreign host must never be contacted"
-    );
+    assert!(foreign.seen().is_empty(), "the foreign host must never be contacted");
 }
 
 #[tokio::test]
@@ -170,9 +142,7 @@ async fn organization_is_read_without_the_token_and_its_domain_becomes_allowed()
         "/.well-known/okta-organization",
         vec![Reply::json(
             200,
-            format!(
-                r#"{{"id":"00o1","pipeline":"idx","_links":{{"organization":{{"href":"{canonical}"}}}}}}"#
-            ),
+            format!(r#"{{"id":"00o1","pipeline":"idx","_links":{{"organization":{{"href":"{canonical}"}}}}}}"#),
         )],
     );
     server.on("/api/v1/users", vec![Reply::json(200, "[]")]);
@@ -184,11 +154,7 @@ async fn organization_is_read_without_the_token_and_its_domain_becomes_allowed()
 
     assert_eq!(org.id, "00o1");
     assert_eq!(org.domain.to_string(), canonical);
-    assert_eq!(
-        server.seen()[0].authorization,
-        None,
-        "no token on the well-known call"
-    );
+    assert_eq!(server.seen()[0].authorization, None, "no token on the well-known call");
     assert!(client.is_allowed(&on_canonical));
     client.users_page(&on_canonical).await.unwrap();
     assert!(server.seen()[1].authorization.is_some());
@@ -197,10 +163,7 @@ async fn organization_is_read_without_the_token_and_its_domain_becomes_allowed()
 #[tokio::test]
 async fn get_user_returns_the_user_or_none_on_404() {
     let server = Server::start().await;
-    server.on(
-        "/api/v1/users/00u1",
-        vec![Reply::json(200, user_json("00u1"))],
-    );
+    server.on("/api/v1/users/00u1", vec![Reply::json(200, user_json("00u1"))]);
     server.on(
         "/api/v1/users/00u404",
         vec![Reply::okta_error(

@@ -12,13 +12,7 @@ use crate::{list, user_json};
 
 /// Rate headers as Okta sends them: `Date` on the server's (possibly skewed)
 /// clock, reset `reset_in` seconds after it.
-fn rated(
-    reply: Reply,
-    server_clock: OffsetDateTime,
-    limit: u32,
-    remaining: u32,
-    reset_in: i64,
-) -> Reply {
+fn rated(reply: Reply, server_clock: OffsetDateTime, limit: u32, remaining: u32, reset_in: i64) -> Reply {
     reply
         .header("date", server_clock.format(&Rfc2822).unwrap())
         .header("x-rate-limit-limit", limit.to_string())
@@ -45,22 +39,13 @@ async fn a_429_waits_for_the_reset_then_succeeds() {
         "/api/v1/users",
         vec![
             rated(too_many(), now, 600, 0, 1),
-            rated(
-                Reply::json(200, list(&[user_json("00u1")])),
-                now,
-                600,
-                599,
-                60,
-            ),
+            rated(Reply::json(200, list(&[user_json("00u1")])), now, 600, 599, 60),
         ],
     );
     let client = server.client(fast_config());
     let started = Instant::now();
 
-    let page = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap();
+    let page = client.users_page(&client.users_url(None, 200)).await.unwrap();
 
     let waited = started.elapsed();
     assert_eq!(page.items.len(), 1);
@@ -88,10 +73,7 @@ async fn the_wait_is_measured_on_oktas_clock_not_ours() {
     let client = server.client(fast_config());
     let started = Instant::now();
 
-    client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap();
+    client.users_page(&client.users_url(None, 200)).await.unwrap();
 
     let waited = started.elapsed();
     assert!(
@@ -107,10 +89,7 @@ async fn spending_down_to_the_reserve_holds_the_next_request_until_the_reset() {
     // Limit 10 with the default 10% reserve: 1 request stays unused.
     server.on(
         "/api/v1/users",
-        vec![
-            rated(Reply::json(200, "[]"), now, 10, 1, 1),
-            Reply::json(200, "[]"),
-        ],
+        vec![rated(Reply::json(200, "[]"), now, 10, 1, 1), Reply::json(200, "[]")],
     );
     let client = server.client(fast_config());
     let url = client.users_url(None, 200);
@@ -125,11 +104,7 @@ async fn spending_down_to_the_reserve_holds_the_next_request_until_the_reset() {
         "{waited:?}"
     );
     assert_eq!(client.stats().budget_waits, 1);
-    assert_eq!(
-        client.stats().rate_limited,
-        0,
-        "the reserve avoided the 429"
-    );
+    assert_eq!(client.stats().rate_limited, 0, "the reserve avoided the 429");
 }
 
 #[tokio::test]
@@ -142,19 +117,10 @@ async fn rate_limit_retries_are_bounded() {
         ..fast_config()
     });
 
-    let err = client
-        .users_page(&client.users_url(None, 200))
-        .await
-        .unwrap_err();
+    let err = client.users_page(&client.users_url(None, 200)).await.unwrap_err();
 
     assert!(
-        matches!(
-            err,
-            OktaError::RateLimited {
-                concurrency: false,
-                ..
-            }
-        ),
+        matches!(err, OktaError::RateLimited { concurrency: false, .. }),
         "{err:?}"
     );
     assert_eq!(server.hits("/api/v1/users"), 3);

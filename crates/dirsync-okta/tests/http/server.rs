@@ -108,11 +108,7 @@ impl Server {
     /// Replies for `path` in order; the last one repeats.
     pub fn on(&self, path: &str, replies: Vec<Reply>) {
         assert!(!replies.is_empty());
-        self.shared
-            .scripts
-            .lock()
-            .unwrap()
-            .insert(path.to_owned(), replies);
+        self.shared.scripts.lock().unwrap().insert(path.to_owned(), replies);
     }
 
     pub fn seen(&self) -> Vec<Seen> {

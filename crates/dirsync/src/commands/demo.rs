@@ -27,11 +27,7 @@ pub struct DemoSummary {
     pub seconds: f64,
 }
 
-pub async fn run_demo(
-    config: &Config,
-    args: &DemoArgs,
-    shutdown: CancellationToken,
-) -> anyhow::Result<DemoSummary> {
+pub async fn run_demo(config: &Config, args: &DemoArgs, shutdown: CancellationToken) -> anyhow::Result<DemoSummary> {
     let started = Instant::now();
     let mut config = config.clone();
     // The simulator listens on loopback over http.
@@ -47,11 +43,7 @@ pub async fn run_demo(
         "generating a simulated Okta org: {} users, {} groups (seed {})",
         args.users, args.groups, args.seed
     );
-    let token: String = rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(42)
-        .map(char::from)
-        .collect();
+    let token: String = rand::rng().sample_iter(Alphanumeric).take(42).map(char::from).collect();
     let org = dirsync_okta_sim::generate(&OrgSpec {
         users: args.users,
         groups: args.groups,
@@ -69,12 +61,7 @@ pub async fn run_demo(
 
     let roles_stop = shutdown.child_token();
     let roles = tokio::spawn({
-        let (config, store, cipher, stop) = (
-            config.clone(),
-            store.clone(),
-            cipher.clone(),
-            roles_stop.clone(),
-        );
+        let (config, store, cipher, stop) = (config.clone(), store.clone(), cipher.clone(), roles_stop.clone());
         async move { run_roles(&config, store, Some(cipher), Roles::PIPELINE, stop).await }
     });
     let result = sync_with_progress(&config, &store, tenant_id, &shutdown).await;
@@ -89,11 +76,7 @@ pub async fn run_demo(
     };
     sim.shutdown().await;
     print_summary(&summary, &run);
-    anyhow::ensure!(
-        summary.state == RunState::Succeeded,
-        "{}",
-        progress::outcome(&run).0
-    );
+    anyhow::ensure!(summary.state == RunState::Succeeded, "{}", progress::outcome(&run).0);
     Ok(summary)
 }
 
@@ -120,9 +103,7 @@ async fn register_tenant(
     let url = sim.base_url().as_str().trim_end_matches('/').to_owned();
     match store.find_tenant(DEMO_TENANT).await {
         Ok(tenant) => {
-            store
-                .replace_credentials(cipher, tenant.id, &url, &token)
-                .await?;
+            store.replace_credentials(cipher, tenant.id, &url, &token).await?;
             // A run left active by an interrupted demo points at a dead simulator.
             store.supersede_active_runs(tenant.id).await?;
             Ok(tenant.id)
@@ -147,8 +128,7 @@ async fn sync_with_progress(
 ) -> anyhow::Result<dirsync_store::RunRecord> {
     let (run, _) = super::start_sync(config, store, tenant_id, SyncMode::Full).await?;
     eprintln!("sync {} queued", run.id);
-    let bar = ProgressBar::new_spinner()
-        .with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
+    let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
     bar.enable_steady_tick(Duration::from_millis(120));
     let wait = progress::wait_for_run(store, run.id, Duration::from_secs(1800), |r| {
         bar.set_message(progress::progress_line(r))
@@ -158,8 +138,7 @@ async fn sync_with_progress(
         _ = shutdown.cancelled() => None,
     };
     bar.finish_and_clear();
-    finished
-        .ok_or_else(|| anyhow::anyhow!("the demo sync did not finish (interrupted or timed out)"))
+    finished.ok_or_else(|| anyhow::anyhow!("the demo sync did not finish (interrupted or timed out)"))
 }
 
 fn print_summary(summary: &DemoSummary, run: &dirsync_store::RunRecord) {
@@ -172,10 +151,7 @@ fn print_summary(summary: &DemoSummary, run: &dirsync_store::RunRecord) {
     let users: i64 = summary.counts.users_by_status.values().sum();
     println!("  users (all statuses)    {users:>7}");
     println!("  groups                  {:>7}", summary.counts.groups);
-    println!(
-        "  memberships             {:>7}",
-        summary.counts.memberships
-    );
+    println!("  memberships             {:>7}", summary.counts.memberships);
     println!("  Okta requests           {:>7}", summary.okta_requests);
     println!("  seconds                 {:>7.1}", summary.seconds);
 }

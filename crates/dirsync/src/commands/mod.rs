@@ -41,16 +41,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             store.migrate().await.context("applying migrations")?;
             run_roles(&config, store, Some(cipher(&config)?), Roles::ALL, shutdown).await?;
         }
-        Command::Api => {
-            run_roles(
-                &config,
-                connect(&config).await?,
-                None,
-                Roles::only_api(),
-                shutdown,
-            )
-            .await?
-        }
+        Command::Api => run_roles(&config, connect(&config).await?, None, Roles::only_api(), shutdown).await?,
         Command::Scheduler => {
             run_roles(
                 &config,
@@ -72,16 +63,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await?
         }
-        Command::Writer => {
-            run_roles(
-                &config,
-                connect(&config).await?,
-                None,
-                Roles::only_writer(),
-                shutdown,
-            )
-            .await?
-        }
+        Command::Writer => run_roles(&config, connect(&config).await?, None, Roles::only_writer(), shutdown).await?,
         Command::Tenant(cmd) => tenant::run(&config, cmd).await?,
         Command::Sync(args) => return sync::run(&config, args).await,
         Command::Run(args) => {

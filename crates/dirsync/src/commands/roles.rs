@@ -91,37 +91,24 @@ pub async fn run_roles(
             store: store.clone(),
             queue: queue.clone(),
         };
-        tasks.spawn(dirsync_scheduler::run(
-            config.scheduler.clone(),
-            deps,
-            shutdown.clone(),
-        ));
+        tasks.spawn(dirsync_scheduler::run(config.scheduler.clone(), deps, shutdown.clone()));
     }
     if roles.worker {
-        let cipher =
-            cipher.ok_or_else(|| anyhow::anyhow!("the worker needs the token encryption key"))?;
+        let cipher = cipher.ok_or_else(|| anyhow::anyhow!("the worker needs the token encryption key"))?;
         let deps = WorkerDeps {
             store: store.clone(),
             cipher,
             okta: config.okta.clone(),
             queue: queue.clone(),
         };
-        tasks.spawn(dirsync_worker::run(
-            config.worker.clone(),
-            deps,
-            shutdown.clone(),
-        ));
+        tasks.spawn(dirsync_worker::run(config.worker.clone(), deps, shutdown.clone()));
     }
     if roles.writer {
         let deps = WriterDeps {
             store: store.clone(),
             queue,
         };
-        tasks.spawn(dirsync_writer::run(
-            config.writer.clone(),
-            deps,
-            shutdown.clone(),
-        ));
+        tasks.spawn(dirsync_writer::run(config.writer.clone(), deps, shutdown.clone()));
     }
     let mut outcome = Ok(());
     while let Some(done) = tasks.join_next().await {

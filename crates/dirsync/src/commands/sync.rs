@@ -31,8 +31,7 @@ pub(super) async fn run(config: &Config, args: SyncArgs) -> anyhow::Result<ExitC
         println!("{}", run.id);
         return Ok(ExitCode::SUCCESS);
     }
-    let bar = ProgressBar::new_spinner()
-        .with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
+    let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
     bar.enable_steady_tick(Duration::from_millis(120));
     let finished = progress::wait_for_run(&store, run.id, Duration::from_secs(args.timeout), |r| {
         bar.set_message(progress::progress_line(r))
@@ -64,15 +63,8 @@ pub async fn start_sync(
 ) -> anyhow::Result<(RunRecord, bool)> {
     let broker = Broker::connect(&config.amqp, "dirsync-cli").await?;
     let publisher = broker.publisher().await?;
-    let result = dirsync_scheduler::request_sync(
-        store,
-        &publisher,
-        broker.topology(),
-        tenant_id,
-        mode,
-        Trigger::Manual,
-    )
-    .await;
+    let result =
+        dirsync_scheduler::request_sync(store, &publisher, broker.topology(), tenant_id, mode, Trigger::Manual).await;
     broker.close().await;
     Ok(result?)
 }

@@ -15,15 +15,7 @@ pub(super) async fn run(config: &Config, cmd: TenantCommand) -> anyhow::Result<(
             let token = std::fs::read_to_string(&token_file)
                 .with_context(|| format!("cannot read the token file {}", token_file.display()))?;
             let cipher = super::cipher(config)?;
-            let tenant = add_tenant(
-                &store,
-                &cipher,
-                config,
-                &name,
-                &okta_url,
-                SecretString::from(token),
-            )
-            .await?;
+            let tenant = add_tenant(&store, &cipher, config, &name, &okta_url, SecretString::from(token)).await?;
             println!("{}", tenant.id);
         }
         TenantCommand::List => {
@@ -32,10 +24,7 @@ pub(super) async fn run(config: &Config, cmd: TenantCommand) -> anyhow::Result<(
                     .last_okta_success_at
                     .map(|d| d.to_string())
                     .unwrap_or_else(|| "never".into());
-                println!(
-                    "{}\t{}\t{}\tlast Okta success: {last}",
-                    t.id, t.name, t.okta_url
-                );
+                println!("{}\t{}\t{}\tlast Okta success: {last}", t.id, t.name, t.okta_url);
             }
         }
     }
@@ -56,11 +45,7 @@ pub async fn add_tenant(
     let url = OrgUrl::parse(okta_url, config.okta.allow_insecure_urls).map_err(|e| {
         anyhow::anyhow!("--okta-url: {e} (set DIRSYNC_OKTA__ALLOW_INSECURE_URLS=true only for a local simulator)")
     })?;
-    let token = SecretString::from(
-        secrecy::ExposeSecret::expose_secret(&token)
-            .trim()
-            .to_owned(),
-    );
+    let token = SecretString::from(secrecy::ExposeSecret::expose_secret(&token).trim().to_owned());
     anyhow::ensure!(
         !secrecy::ExposeSecret::expose_secret(&token).is_empty(),
         "the token file is empty"

@@ -1,0 +1,122 @@
+//! Cross-cutting layers: request ids, the body-size check, time limits and
+//! the HTTP metrics.
+
+use crate::{
+    error::{ApiError, REQUEST_ID},
+    extract::BodyLimit,
+};
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::header::CONTENT_LENGTH,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use dirsync_telemetry::metrics::{Metrics, duration_histogram};
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+};
+use std::time::{Duration, Instant};
+
+/// Runs the rest of the request with its id at hand, so an error response
+/// (and its log line) can name it.
+pub(crate) async fn request_id_scope(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    REQUEST_ID.scope(id, next.run(request)).await
+}
+
+/// Refuses a declared body above the limit before reading any of it, and
+/// tells the extractors the limit (a body without a length is cut off at
+/// the same limit while it is read).
+pub(crate) async fn body_limit(State(limit): State<usize>, mut request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return ApiError::PayloadTooLarge { limit }.into_response();
+    }
+    request.extensions_mut().insert(BodyLimit(limit));
+    next.run(request).await
+}
+
+/// Answers 503 `timeout` when a request takes longer than the limit.
+pub(crate) async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    /// The route template (`/v1/tenants/{id}`), never the raw path: ids
+    /// would make the label unbounded.
+    route: String,
+    status: String,
+}
+
+/// Request counts, durations and requests in flight, by route template.
+#[derive(Clone)]
+pub(crate) struct HttpMetrics {
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge,
+}
+
+impl HttpMetrics {
+    pub(crate) fn register(metrics: &Metrics) -> HttpMetrics {
+        let this = HttpMetrics {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+            in_flight: Gauge::default(),
+        };
+        metrics.register(
+            "http_requests",
+            "HTTP requests answered, by method, route template and status",
+            this.requests.clone(),
+        );
+        metrics.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by method, route template and status",
+            this.duration.clone(),
+        );
+        metrics.register(
+            "http_requests_in_flight",
+            "HTTP requests being answered",
+            this.in_flight.clone(),
+        );
+        this
+    }
+}
+
+pub(crate) async fn record(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    metrics.in_flight.inc();
+    let response = next.run(request).await;
+    metrics.in_flight.dec();
+    let labels = RequestLabels {
+        method,
+        route,
+        status: response.status().as_u16().to_string(),
+    };
+    metrics.requests.get_or_create(&labels).inc();
+    metrics
+        .duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

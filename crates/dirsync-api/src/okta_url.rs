@@ -1,0 +1,384 @@
+//! Instance URLs as customers type them, checked before we store them and
+//! again before we call them (SSRF): `https` only, normalised to an origin,
+//! the `-admin` console refused with the right URL suggested, and the host
+//! name **resolved**, every address it resolves to refused if it is
+//! loopback, private, link-local, shared (CGNAT), multicast, reserved,
+//! a cloud metadata address or an IPv4 address dressed as IPv6.
+//!
+//! `okta.allow_insecure_urls` (the simulator, tests) turns the address and
+//! scheme checks off; the `-admin` check stays.
+
+use dirsync_okta::{OrgUrl, OrgUrlError};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    sync::Arc,
+    time::Duration,
+};
+use url::{Host, Url};
+
+/// Okta's own domains, where `<org>-admin.` is the admin console.
+const OKTA_DOMAINS: &[&str] = &[
+    "okta.com",
+    "oktapreview.com",
+    "okta-emea.com",
+    "okta-gov.com",
+    "okta.mil",
+];
+
+const EXAMPLE: &str = "for example https://acme.okta.com, or your custom domain";
+
+/// How names are resolved. `System` asks the operating system; fixed
+/// answers (tests) are consulted first.
+#[derive(Clone, Default)]
+pub struct Resolver {
+    fixed: Arc<HashMap<String, Vec<IpAddr>>>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver")
+            .field("fixed", &self.fixed.len())
+            .finish()
+    }
+}
+
+impl Resolver {
+    pub fn system() -> Resolver {
+        Resolver::default()
+    }
+
+    /// Answers these names without DNS (tests; the machine's DNS may not
+    /// know public names).
+    pub fn with_fixed(answers: impl IntoIterator<Item = (String, Vec<IpAddr>)>) -> Resolver {
+        Resolver {
+            fixed: Arc::new(
+                answers
+                    .into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect(),
+            ),
+        }
+    }
+
+    pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        if let Some(ips) = self.fixed.get(&host.to_ascii_lowercase()) {
+            return Ok(ips.clone());
+        }
+        let lookup = tokio::net::lookup_host((host, 443));
+        match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+            Ok(Ok(addrs)) => {
+                let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+                if ips.is_empty() {
+                    Err("it resolves to no address".into())
+                } else {
+                    Ok(ips)
+                }
+            }
+            Ok(Err(_)) => Err("the name does not resolve".into()),
+            Err(_) => Err("resolving the name timed out".into()),
+        }
+    }
+}
+
+/// The rules, from `okta.allow_insecure_urls` and the resolver.
+#[derive(Debug, Clone, Default)]
+pub struct UrlPolicy {
+    pub allow_insecure: bool,
+    pub resolver: Resolver,
+}
+
+/// Checks and normalises an instance URL; the error is a message for the
+/// customer naming the problem and, where possible, the URL to use.
+pub async fn check(input: &str, policy: &UrlPolicy) -> Result<OrgUrl, String> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(format!("the Okta URL is empty ({EXAMPLE})"));
+    }
+    if input.len() > 2048 {
+        return Err("the Okta URL is longer than 2048 characters".into());
+    }
+    let url = parse(input)?;
+    if let Some(suggestion) = admin_console(&url) {
+        return Err(format!(
+            "this is the Okta admin console's URL; use the Okta URL without -admin: {suggestion}"
+        ));
+    }
+    let org = OrgUrl::from_url(&url, policy.allow_insecure).map_err(|e| match e {
+        OrgUrlError::Scheme(scheme) => format!(
+            "the Okta URL must start with https:// (got {scheme}://); {EXAMPLE}"
+        ),
+        OrgUrlError::Userinfo => "the Okta URL must not contain a user name or password".into(),
+        OrgUrlError::NoHost => format!("the Okta URL has no host name ({EXAMPLE})"),
+        OrgUrlError::PrivateAddress => private_literal(&url),
+        other => format!("{other} ({EXAMPLE})"),
+    })?;
+    if policy.allow_insecure {
+        return Ok(org);
+    }
+    match url.host() {
+        Some(Host::Domain(_)) => {}
+        _ => return Err(private_literal(&url)),
+    }
+    if url.port().is_some_and(|p| p != 443) {
+        return Err(format!(
+            "Okta answers on the standard https port; remove `:{}` from the URL",
+            url.port().unwrap_or_default()
+        ));
+    }
+    let host = org.host().to_owned();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Err(format!(
+            "`{host}` is this machine (loopback), not an Okta org ({EXAMPLE})"
+        ));
+    }
+    let ips = policy
+        .resolver
+        .resolve(&host)
+        .await
+        .map_err(|why| format!("`{host}`: {why}; check the Okta URL ({EXAMPLE})"))?;
+    for ip in ips {
+        if let Some(kind) = forbidden(ip) {
+            return Err(format!(
+                "`{host}` resolves to {ip}, a {kind} address; an Okta org is on the public \
+                 internet ({EXAMPLE})"
+            ));
+        }
+    }
+    Ok(org)
+}
+
+fn parse(input: &str) -> Result<Url, String> {
+    let with_scheme = if input.contains("://") {
+        input.to_owned()
+    } else {
+        format!("https://{input}")
+    };
+    Url::parse(&with_scheme).map_err(|e| format!("the Okta URL is not a URL ({e}); {EXAMPLE}"))
+}
+
+/// `https://acme-admin.okta.com` → `https://acme.okta.com`.
+fn admin_console(url: &Url) -> Option<String> {
+    let Some(Host::Domain(host)) = url.host() else {
+        return None;
+    };
+    let (first, rest) = host.split_once('.')?;
+    let org = first.strip_suffix("-admin")?;
+    if org.is_empty() || !OKTA_DOMAINS.iter().any(|d| rest == *d || rest.ends_with(&format!(".{d}"))) {
+        return None;
+    }
+    Some(format!("https://{org}.{rest}"))
+}
+
+/// An IP address typed as the host (including the decimal and hex forms,
+/// which URL parsing turns into the address they stand for).
+fn private_literal(url: &Url) -> String {
+    let ip = match url.host() {
+        Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
+        Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
+        Some(Host::Domain(name)) => {
+            return format!("`{name}` is this machine (loopback), not an Okta org ({EXAMPLE})");
+        }
+        None => return format!("the Okta URL has no host name ({EXAMPLE})"),
+    };
+    let kind = forbidden(ip).unwrap_or("public");
+    format!("the Okta URL must be a domain name, not an IP address ({ip}, {kind}); {EXAMPLE}")
+}
+
+/// Why `ip` must never be called with a customer's token, or `None` for
+/// an ordinary public address.
+pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    let kind = match (a, b, c) {
+        _ if ip == Ipv4Addr::new(169, 254, 169, 254) => "cloud metadata",
+        // Azure's wire server and Alibaba's metadata service.
+        _ if ip == Ipv4Addr::new(168, 63, 129, 16) => "cloud metadata",
+        _ if ip == Ipv4Addr::new(100, 100, 100, 200) => "cloud metadata",
+        (0, ..) => "unspecified (0.0.0.0/8)",
+        (10, ..) => "private",
+        (127, ..) => "loopback",
+        (169, 254, _) => "link-local",
+        (172, 16..=31, _) => "private",
+        (192, 168, _) => "private",
+        (100, 64..=127, _) => "shared (CGNAT)",
+        (192, 0, 0) => "IETF-reserved",
+        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation",
+        (198, 18..=19, _) => "benchmarking",
+        (224..=239, ..) => "multicast",
+        (240..=255, ..) => "reserved",
+        _ => return None,
+    };
+    Some(kind)
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let s = ip.segments();
+    if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
+        return Some("cloud metadata");
+    }
+    if ip.is_unspecified() {
+        return Some("unspecified");
+    }
+    if ip.is_loopback() {
+        return Some("loopback");
+    }
+    if ip.to_ipv4_mapped().is_some() {
+        return Some("IPv4-mapped");
+    }
+    let kind = match s[0] {
+        // ::a.b.c.d, the deprecated IPv4-compatible form.
+        0 if s[1..6] == [0; 5] => "IPv4-compatible",
+        0x64 if s[1] == 0xff9b => {
+            // NAT64: the embedded IPv4 address decides.
+            let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+            if s[1..6] == [0xff9b, 0, 0, 0, 0] {
+                forbidden_v4(v4)?
+            } else {
+                "local NAT64"
+            }
+        }
+        0x100 if s[1..4] == [0; 3] => "discard-only",
+        0x2001 if s[1] == 0 => "Teredo",
+        0x2001 if s[1] == 0xdb8 => "documentation",
+        0x2002 => {
+            // 6to4: the embedded IPv4 address decides.
+            let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+            forbidden_v4(v4)?
+        }
+        x if x & 0xfe00 == 0xfc00 => "private (unique local)",
+        x if x & 0xffc0 == 0xfe80 => "link-local",
+        x if x & 0xffc0 == 0xfec0 => "site-local",
+        x if x & 0xff00 == 0xff00 => "multicast",
+        _ => return None,
+    };
+    Some(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strict() -> UrlPolicy {
+        UrlPolicy {
+            allow_insecure: false,
+            resolver: Resolver::with_fixed([
+                ("acme.okta.com".into(), vec!["44.231.10.5".parse().unwrap()]),
+                ("login.acme.com".into(), vec!["2600:1f14::1".parse().unwrap()]),
+                (
+                    "rebind.example.com".into(),
+                    vec!["44.231.10.5".parse().unwrap(), "10.0.0.7".parse().unwrap()],
+                ),
+                ("meta.example.com".into(), vec!["fd00:ec2::254".parse().unwrap()]),
+                ("mapped.example.com".into(), vec!["::ffff:8.8.8.8".parse().unwrap()]),
+            ]),
+        }
+    }
+
+    async fn ok(input: &str) -> String {
+        check(input, &strict()).await.unwrap().to_string()
+    }
+
+    async fn refused(input: &str) -> String {
+        check(input, &strict()).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn urls_are_normalised_to_the_origin() {
+        assert_eq!(ok("https://acme.okta.com").await, "https://acme.okta.com");
+        assert_eq!(ok("  https://ACME.Okta.com/app/UserHome?x=1#y ").await, "https://acme.okta.com");
+        assert_eq!(ok("acme.okta.com/").await, "https://acme.okta.com");
+        assert_eq!(ok("https://acme.okta.com:443/").await, "https://acme.okta.com");
+        assert_eq!(ok("https://login.acme.com").await, "https://login.acme.com");
+    }
+
+    #[tokio::test]
+    async fn the_admin_console_url_is_refused_with_the_right_one() {
+        let message = refused("https://acme-admin.okta.com/admin/dashboard").await;
+        assert!(message.contains("use the Okta URL without -admin: https://acme.okta.com"), "{message}");
+        let message = refused("https://acme-admin.oktapreview.com").await;
+        assert!(message.contains("https://acme.oktapreview.com"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn plain_http_and_other_schemes_are_refused() {
+        assert!(refused("http://acme.okta.com").await.contains("https://"));
+        assert!(refused("ftp://acme.okta.com").await.contains("https://"));
+    }
+
+    #[tokio::test]
+    async fn ip_literals_in_every_spelling_are_refused() {
+        for (input, shows) in [
+            ("https://127.0.0.1", "loopback"),
+            ("https://2130706433", "127.0.0.1"),
+            ("https://0x7f000001", "127.0.0.1"),
+            ("https://0177.0.0.1", "127.0.0.1"),
+            ("https://10.0.0.1", "private"),
+            ("https://169.254.169.254/latest/meta-data", "cloud metadata"),
+            ("https://[::1]", "loopback"),
+            ("https://[::ffff:127.0.0.1]", "IPv4-mapped"),
+            ("https://[fd00:ec2::254]", "cloud metadata"),
+            ("https://100.64.0.1", "CGNAT"),
+            ("https://8.8.8.8", "not an IP address"),
+        ] {
+            let message = refused(input).await;
+            assert!(message.contains(shows), "{input}: {message}");
+        }
+    }
+
+    #[tokio::test]
+    async fn names_are_judged_by_what_they_resolve_to() {
+        assert!(refused("https://localhost").await.contains("loopback"));
+        let message = refused("https://rebind.example.com").await;
+        assert!(message.contains("10.0.0.7") && message.contains("private"), "{message}");
+        assert!(refused("https://meta.example.com").await.contains("metadata"));
+        assert!(refused("https://mapped.example.com").await.contains("IPv4-mapped"));
+        assert!(refused("https://no-such-org.invalid").await.contains("does not resolve"));
+    }
+
+    #[tokio::test]
+    async fn ports_and_userinfo_are_refused() {
+        assert!(refused("https://acme.okta.com:8443").await.contains(":8443"));
+        assert!(refused("https://me:pw@acme.okta.com").await.contains("user name"));
+    }
+
+    #[tokio::test]
+    async fn insecure_mode_lets_the_simulator_in_but_not_the_admin_console() {
+        let dev = UrlPolicy {
+            allow_insecure: true,
+            ..UrlPolicy::default()
+        };
+        let org = check("http://127.0.0.1:8181/", &dev).await.unwrap();
+        assert_eq!(org.to_string(), "http://127.0.0.1:8181");
+        assert!(check("https://acme-admin.okta.com", &dev).await.is_err());
+    }
+
+    #[test]
+    fn address_classes() {
+        let kind = |s: &str| forbidden(s.parse().unwrap());
+        for public in ["8.8.8.8", "44.231.10.5", "2600:1f14::1", "172.32.0.1", "100.128.0.1"] {
+            assert_eq!(kind(public), None, "{public}");
+        }
+        for (ip, expected) in [
+            ("0.0.0.0", "unspecified (0.0.0.0/8)"),
+            ("172.16.5.4", "private"),
+            ("192.168.1.1", "private"),
+            ("224.0.0.1", "multicast"),
+            ("255.255.255.255", "reserved"),
+            ("fe80::1", "link-local"),
+            ("ff02::1", "multicast"),
+            ("::", "unspecified"),
+            ("64:ff9b::a00:1", "private"),
+            ("2002:a00:1::", "private"),
+            ("2001:db8::1", "documentation"),
+        ] {
+            assert_eq!(kind(ip), Some(expected), "{ip}");
+        }
+    }
+}

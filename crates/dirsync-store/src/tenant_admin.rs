@@ -1,0 +1,149 @@
+//! Changing tenants: settings, deletion with their data, token health after
+//! new credentials, and re-encrypting every token under the active key.
+
+use crate::{
+    Store, StoreError, TokenCipher,
+    api_reads::{TENANT_COLUMNS, TenantView, tenant_not_found},
+};
+use uuid::Uuid;
+
+/// Settings to change; `None` leaves a setting as it is. For the nullable
+/// ones, `Some(None)` clears them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantSettingsPatch {
+    pub name: Option<String>,
+    pub preferred_hour: Option<Option<i32>>,
+    pub time_zone: Option<Option<String>>,
+    pub deletion_max_percent: Option<f64>,
+    pub deletion_min_users: Option<i32>,
+}
+
+/// What `dirsync keys rotate` did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyRotation {
+    /// Tokens now encrypted under the active key that were not before.
+    pub re_encrypted: u64,
+    /// Tokens that already were.
+    pub already_current: u64,
+    /// Tenants whose token could not be decrypted (no key with its id, or
+    /// the wrong key under that id), with the reason; left untouched.
+    pub failed: Vec<(Uuid, String)>,
+}
+
+impl Store {
+    pub async fn update_tenant_settings(
+        &self,
+        id: Uuid,
+        patch: &TenantSettingsPatch,
+    ) -> Result<TenantView, StoreError> {
+        sqlx::query_as::<_, TenantView>(sqlx::AssertSqlSafe(format!(
+            "UPDATE tenants SET
+                name = coalesce($2, name),
+                preferred_hour = CASE WHEN $3 THEN $4 ELSE preferred_hour END,
+                time_zone = CASE WHEN $5 THEN $6 ELSE time_zone END,
+                deletion_max_percent = coalesce($7, deletion_max_percent),
+                deletion_min_users = coalesce($8, deletion_min_users),
+                updated_at = now()
+             WHERE id = $1
+             RETURNING {TENANT_COLUMNS}"
+        )))
+        .bind(id)
+        .bind(patch.name.as_deref())
+        .bind(patch.preferred_hour.is_some())
+        .bind(patch.preferred_hour.flatten())
+        .bind(patch.time_zone.is_some())
+        .bind(patch.time_zone.clone().flatten())
+        .bind(patch.deletion_max_percent)
+        .bind(patch.deletion_min_users)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| tenant_not_found(id))
+    }
+
+    /// Deletes the tenant and, through the foreign keys' cascades, its
+    /// runs, users, groups, memberships and change events. `false`: no
+    /// such tenant.
+    pub async fn delete_tenant(&self, id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether PostgreSQL knows this IANA time zone (the scheduler computes
+    /// local slots with PostgreSQL's time zone database, so this is the one
+    /// that must agree).
+    pub async fn is_known_time_zone(&self, name: &str) -> Result<bool, StoreError> {
+        let (known,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(known)
+    }
+
+    /// New credentials make the old token's health meaningless: forget when
+    /// Okta last answered it, and the org id when the URL changed too.
+    pub async fn forget_token_health(&self, tenant_id: Uuid, url_changed: bool) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tenants SET last_okta_success_at = NULL,
+                    okta_org_id = CASE WHEN $2 THEN NULL ELSE okta_org_id END
+             WHERE id = $1",
+        )
+        .bind(tenant_id)
+        .bind(url_changed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Re-encrypts every tenant's token that is not under the cipher's
+    /// active key. Each row is rewritten only if it still holds what was
+    /// read, so credentials replaced meanwhile are never overwritten.
+    pub async fn rotate_token_keys(&self, cipher: &TokenCipher) -> Result<KeyRotation, StoreError> {
+        let active = cipher.active_key_id();
+        let (current,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants WHERE token_key_id = $1")
+            .bind(active)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows: Vec<(Uuid, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT id, token_ciphertext, token_key_id FROM tenants
+             WHERE token_key_id <> $1 ORDER BY id",
+        )
+        .bind(active)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut report = KeyRotation {
+            already_current: current as u64,
+            ..Default::default()
+        };
+        for (id, sealed, key_id) in rows {
+            let token = match cipher.decrypt(id, &key_id, &sealed) {
+                Ok(token) => token,
+                Err(e) => {
+                    report.failed.push((id, e.to_string()));
+                    continue;
+                }
+            };
+            let (new_id, new_sealed) = cipher.encrypt(id, &token);
+            let done = sqlx::query(
+                "UPDATE tenants SET token_ciphertext = $4, token_key_id = $5
+                 WHERE id = $1 AND token_key_id = $2 AND token_ciphertext = $3",
+            )
+            .bind(id)
+            .bind(&key_id)
+            .bind(&sealed)
+            .bind(new_sealed)
+            .bind(new_id)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 1 {
+                report.re_encrypted += 1;
+            } else {
+                // Replaced meanwhile, hence already under the active key.
+                report.already_current += 1;
+            }
+        }
+        Ok(report)
+    }
+}

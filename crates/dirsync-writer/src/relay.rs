@@ -1,0 +1,68 @@
+//! The outbox relay: change events written with the directory rows are
+//! published to the `<prefix>.events` topic exchange, routed by event type
+//! (`user.updated`, `membership.added`...), then marked published. Several
+//! writers relay side by side (`SKIP LOCKED`); a crash between publish and
+//! mark republishes a batch, so consumers dedupe on the event `id`.
+
+use crate::WriterDeps;
+use dirsync_queue::{Broker, Publisher, QueueError, Topology};
+use dirsync_store::{ChangeEvent, Store, StoreError};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const BATCH: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Publishes one batch of pending events; returns how many.
+pub async fn relay_once(store: &Store, publisher: &Publisher, topology: &Topology) -> Result<usize, RelayError> {
+    let pending = store.pending_events(BATCH).await?;
+    if pending.events.is_empty() {
+        return Ok(0);
+    }
+    let messages: Vec<(String, &ChangeEvent, String)> = pending
+        .events
+        .iter()
+        .map(|e| (e.event_type.clone(), e, format!("event/{}", e.id)))
+        .collect();
+    publisher.publish_all(&topology.events_exchange(), &messages).await?;
+    let n = pending.events.len();
+    pending.mark_published().await?;
+    Ok(n)
+}
+
+/// Relays until `shutdown`, draining the outbox whenever it has rows.
+pub async fn run(deps: WriterDeps, idle: Duration, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        if let Err(e) = session(&deps, idle, &shutdown).await {
+            tracing::warn!(error = %e, "event relay interrupted; retrying");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+async fn session(deps: &WriterDeps, idle: Duration, shutdown: &CancellationToken) -> Result<(), RelayError> {
+    let broker = Broker::connect(&deps.queue, "dirsync-event-relay").await?;
+    let publisher = broker.publisher().await?;
+    loop {
+        let sent = relay_once(&deps.store, &publisher, broker.topology()).await?;
+        if sent as i64 == BATCH {
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(idle) => {}
+        }
+    }
+    broker.close().await;
+    Ok(())
+}
