@@ -35,6 +35,12 @@ const TYPED: &[(&str, &str)] = &[
 ];
 
 pub async fn assert_users_equal(store: &Store, tenant: Uuid, org: &Org, base: &url::Url) {
+    assert_users_equal_but(store, tenant, org, base, &BTreeSet::new()).await
+}
+
+/// As [`assert_users_equal`], tolerating stored users in `stale` that the org
+/// no longer has (hard deletes, which only a full sync can see).
+pub async fn assert_users_equal_but(store: &Store, tenant: Uuid, org: &Org, base: &url::Url, stale: &BTreeSet<String>) {
     let rows = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND deleted_at IS NULL")
         .bind(tenant)
         .fetch_all(store.pool())
@@ -42,6 +48,13 @@ pub async fn assert_users_equal(store: &Store, tenant: Uuid, org: &Org, base: &u
         .unwrap();
     let mut by_id: BTreeMap<String, sqlx::postgres::PgRow> =
         rows.into_iter().map(|r| (r.get::<String, _>("okta_id"), r)).collect();
+    let extra: BTreeSet<String> = by_id.keys().filter(|id| org.user(id).is_none()).cloned().collect();
+    assert!(
+        extra.is_subset(stale),
+        "stored users the org does not have: {:?}",
+        extra.difference(stale).collect::<Vec<_>>()
+    );
+    by_id.retain(|id, _| !stale.contains(id));
     assert_eq!(
         by_id.len(),
         org.users().len(),
@@ -93,6 +106,16 @@ pub async fn assert_users_equal(store: &Store, tenant: Uuid, org: &Org, base: &u
 }
 
 pub async fn assert_groups_equal(store: &Store, tenant: Uuid, org: &Org, base: &url::Url) {
+    assert_groups_equal_but(store, tenant, org, base, &BTreeSet::new()).await
+}
+
+pub async fn assert_groups_equal_but(
+    store: &Store,
+    tenant: Uuid,
+    org: &Org,
+    base: &url::Url,
+    stale: &BTreeSet<String>,
+) {
     let rows = sqlx::query("SELECT * FROM groups WHERE tenant_id = $1 AND deleted_at IS NULL")
         .bind(tenant)
         .fetch_all(store.pool())
@@ -100,6 +123,7 @@ pub async fn assert_groups_equal(store: &Store, tenant: Uuid, org: &Org, base: &
         .unwrap();
     let mut by_id: BTreeMap<String, sqlx::postgres::PgRow> =
         rows.into_iter().map(|r| (r.get::<String, _>("okta_id"), r)).collect();
+    by_id.retain(|id, _| !stale.contains(id));
     assert_eq!(by_id.len(), org.groups().len(), "every group is stored once");
     for group in org.groups() {
         let json = group.to_json(base, false);
@@ -133,7 +157,13 @@ pub async fn assert_groups_equal(store: &Store, tenant: Uuid, org: &Org, base: &
 }
 
 pub async fn assert_memberships_equal(store: &Store, tenant: Uuid, org: &Org) {
-    let stored: BTreeSet<(String, String)> =
+    assert_memberships_equal_but(store, tenant, org, &BTreeSet::new()).await
+}
+
+/// Tolerates the memberships of groups in `stale_groups` (deleted in Okta,
+/// seen only by a full sync).
+pub async fn assert_memberships_equal_but(store: &Store, tenant: Uuid, org: &Org, stale_groups: &BTreeSet<String>) {
+    let mut stored: BTreeSet<(String, String)> =
         sqlx::query_as("SELECT group_id, user_id FROM group_members WHERE tenant_id = $1")
             .bind(tenant)
             .fetch_all(store.pool())
@@ -151,6 +181,7 @@ pub async fn assert_memberships_equal(store: &Store, tenant: Uuid, org: &Org) {
         })
         .collect();
     assert!(!expected.is_empty());
+    stored.retain(|(g, _)| !stale_groups.contains(g));
     assert_eq!(stored.len(), expected.len(), "membership count");
     assert!(stored == expected, "every membership of every group, and no other");
 }

@@ -38,6 +38,14 @@ pub struct TestEnv {
 impl TestEnv {
     /// A fresh database and queue prefix, a simulated org, and the roles running.
     pub async fn start(label: &str, spec: OrgSpec, sim_config: SimConfig) -> TestEnv {
+        let mut env = Self::start_without_roles(label, spec, sim_config).await;
+        env.start_roles();
+        env
+    }
+
+    /// The same, with no role running in this process (tests that run the
+    /// roles as separate processes).
+    pub async fn start_without_roles(label: &str, spec: OrgSpec, sim_config: SimConfig) -> TestEnv {
         let (db, store) = TestDatabase::create(&database_server_url(), label)
             .await
             .expect("create a test database");
@@ -60,7 +68,7 @@ impl TestEnv {
         let sim = OktaSim::start(dirsync_okta_sim::generate(&spec), sim_config)
             .await
             .expect("start okta-sim");
-        let mut env = TestEnv {
+        TestEnv {
             config,
             store,
             cipher,
@@ -68,9 +76,7 @@ impl TestEnv {
             db: Some(db),
             stop: CancellationToken::new(),
             roles: None,
-        };
-        env.start_roles();
-        env
+        }
     }
 
     fn start_roles(&mut self) {
@@ -111,7 +117,11 @@ impl TestEnv {
 
     /// Starts a manual sync and waits (bounded) for it to end.
     pub async fn sync(&self, tenant_id: Uuid) -> RunRecord {
-        let (run, _) = dirsync::commands::start_sync(&self.config, &self.store, tenant_id, SyncMode::Full)
+        self.sync_with(tenant_id, SyncMode::Full).await
+    }
+
+    pub async fn sync_with(&self, tenant_id: Uuid, mode: SyncMode) -> RunRecord {
+        let (run, _) = dirsync::commands::start_sync(&self.config, &self.store, tenant_id, mode)
             .await
             .expect("start a sync");
         let finished = dirsync::progress::wait_for_run(&self.store, run.id, Duration::from_secs(120), |_| {})

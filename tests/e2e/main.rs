@@ -5,6 +5,8 @@
 
 mod bad_input;
 mod compare;
+mod fleet;
 mod full_sync;
 mod harness;
 mod logs;
+mod protocol;

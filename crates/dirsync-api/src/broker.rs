@@ -49,8 +49,4 @@ impl BrokerHandle {
             stale.broker.close().await;
         }
     }
-
-    pub(crate) async fn close(&self) {
-        self.reset().await;
-    }
 }

@@ -49,6 +49,7 @@ impl ApiConfig {
 /// A list (TOML) or one comma-separated string (environment). Anything else
 /// is refused without echoing it: it may be a key.
 fn keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    #[derive(Clone, Copy)]
     struct Keys;
 
     impl<'de> de::Visitor<'de> for Keys {

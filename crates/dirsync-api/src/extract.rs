@@ -54,10 +54,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
 pub(crate) struct BodyLimit(pub usize);
 
 fn body_limit(req: &Request) -> usize {
-    req.extensions()
-        .get::<BodyLimit>()
-        .map(|l| l.0)
-        .unwrap_or(64 * 1024)
+    req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or(64 * 1024)
 }
 
 async fn read_body<S: Send + Sync>(req: Request, state: &S, limit: usize) -> Result<Bytes, ApiError> {
@@ -75,8 +72,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         return false;
     };
     let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses with the failing field's path: syntax errors are 400
@@ -110,6 +106,8 @@ fn shape_error(path: &str, message: &str) -> ApiError {
         .and_then(|rest| rest.split('`').next());
     let field = match (quoted, path) {
         (Some(name), "." | "") => name.to_owned(),
+        // Unknown fields are reported at their own path, missing ones at the parent's.
+        (Some(name), path) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
         (Some(name), parent) => format!("{parent}.{name}"),
         (None, ".") => String::new(),
         (None, path) => path.to_owned(),
@@ -149,15 +147,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
                 use axum::extract::path::ErrorKind;
                 let (field, message) = match e.kind() {
-                    ErrorKind::ParseErrorAtKey {
-                        key, expected_type, ..
-                    } => (
+                    ErrorKind::ParseErrorAtKey { key, expected_type, .. } => (
                         key.clone(),
                         format!("`{key}` is not a valid {}", friendly_type(expected_type)),
                     ),
-                    ErrorKind::InvalidUtf8InPathParam { key } => {
-                        (key.clone(), format!("`{key}` is not valid UTF-8"))
-                    }
+                    ErrorKind::InvalidUtf8InPathParam { key } => (key.clone(), format!("`{key}` is not valid UTF-8")),
                     other => ("path".to_owned(), other.to_string()),
                 };
                 Err(ApiError::BadParameter { field, message })
@@ -185,29 +179,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|err| {
-                let path = err.path().to_string();
-                let message = err.inner().to_string();
-                let quoted = ["missing field `", "unknown field `"]
-                    .iter()
-                    .find_map(|prefix| message.strip_prefix(prefix))
-                    .and_then(|rest| rest.split('`').next());
-                let field = match quoted {
-                    Some(name) => name.to_owned(),
-                    None if path != "." => path,
-                    None => "query".to_owned(),
-                };
-                let message = if message.starts_with("unknown field") {
-                    format!("unknown query parameter `{field}`")
-                } else if quoted.is_some() {
-                    message
-                } else {
-                    format!("`{field}`: {message}")
-                };
-                ApiError::BadParameter { field, message }
-            })
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
+            let path = err.path().to_string();
+            let message = err.inner().to_string();
+            let quoted = ["missing field `", "unknown field `"]
+                .iter()
+                .find_map(|prefix| message.strip_prefix(prefix))
+                .and_then(|rest| rest.split('`').next());
+            let field = match quoted {
+                Some(name) => name.to_owned(),
+                None if path != "." => path,
+                None => "query".to_owned(),
+            };
+            let message = if message.starts_with("unknown field") {
+                format!("unknown query parameter `{field}`")
+            } else if quoted.is_some() {
+                message
+            } else {
+                format!("`{field}`: {message}")
+            };
+            ApiError::BadParameter { field, message }
+        })
     }
 }
 
@@ -237,11 +229,7 @@ mod tests {
 
     #[test]
     fn shape_errors_name_the_field() {
-        assert_eq!(
-            field_and_status(r#"{"api_token":"t"}"#).0,
-            "name",
-            "missing"
-        );
+        assert_eq!(field_and_status(r#"{"api_token":"t"}"#).0, "name", "missing");
         let (field, status, message) = field_and_status(r#"{"name":5,"api_token":"t"}"#);
         assert_eq!((field.as_str(), status), ("name", 422));
         assert!(message.contains("invalid type"), "{message}");
@@ -261,7 +249,12 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_400() {
-        for bad in [r#"{"name":"#, "not json", r#"{"name":"n","api_token":"t"} trailing"#, ""] {
+        for bad in [
+            r#"{"name":"#,
+            "not json",
+            r#"{"name":"n","api_token":"t"} trailing"#,
+            "",
+        ] {
             let err = parse_json::<Body>(bad.as_bytes()).unwrap_err();
             assert_eq!(err.code(), "malformed_json", "{bad}: {err}");
         }

@@ -21,7 +21,12 @@ pub const TOKEN_WARNING: time::Duration = time::Duration::days(7);
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// A name for people (1 to 200 characters, not only spaces).
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Acme Corp")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        example = "Acme Corp"
+    )]
     pub name: String,
     /// The org's instance URL: `https://<org>.okta.com` or a custom domain,
     /// not the `-admin` console. Normalised to the origin.
@@ -29,7 +34,7 @@ pub struct CreateTenant {
     pub okta_url: String,
     /// An Okta API token made by a Super Admin. Stored encrypted; never
     /// returned.
-    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 512, pattern = "^[!-~]+$")]
+    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 512, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
     pub api_token: SecretString,
 }
 
@@ -41,7 +46,7 @@ pub struct ReplaceCredentials {
     #[schema(min_length = 1, max_length = 2048, example = "https://acme.okta.com")]
     pub okta_url: Option<String>,
     /// The new Okta API token. Stored encrypted; never returned.
-    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 512, pattern = "^[!-~]+$")]
+    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 512, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
     pub api_token: SecretString,
 }
 
@@ -50,7 +55,11 @@ pub struct ReplaceCredentials {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSettings {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: Option<String>,
     /// The hour of the day (0 to 23, in `time_zone`) the daily sync should
     /// start in; `null` lets dirsync spread it over the day.
@@ -441,12 +450,11 @@ impl From<RunView> for Run {
                 remedy: code.remedy().to_owned(),
             }
         });
-        let deletion_review = (state == RunStateDto::NeedsReview
-            || r.deletions_confirmed_at.is_some())
-        .then_some(DeletionReview {
-            pending_user_removals: r.pending_user_removals,
-            confirmed_at: r.deletions_confirmed_at,
-        });
+        let deletion_review =
+            (state == RunStateDto::NeedsReview || r.deletions_confirmed_at.is_some()).then_some(DeletionReview {
+                pending_user_removals: r.pending_user_removals,
+                confirmed_at: r.deletions_confirmed_at,
+            });
         Run {
             id: r.id,
             tenant_id: r.tenant_id,
@@ -724,10 +732,9 @@ mod tests {
 
     #[test]
     fn debug_of_a_request_never_shows_the_token() {
-        let body: CreateTenant = serde_json::from_str(
-            r#"{"name":"a","okta_url":"https://acme.okta.com","api_token":"00SECRETtoken"}"#,
-        )
-        .unwrap();
+        let body: CreateTenant =
+            serde_json::from_str(r#"{"name":"a","okta_url":"https://acme.okta.com","api_token":"00SECRETtoken"}"#)
+                .unwrap();
         assert!(!format!("{body:?}").contains("SECRET"));
     }
 }

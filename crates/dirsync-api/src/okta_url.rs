@@ -37,9 +37,7 @@ pub struct Resolver {
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resolver")
-            .field("fixed", &self.fixed.len())
-            .finish()
+        f.debug_struct("Resolver").field("fixed", &self.fixed.len()).finish()
     }
 }
 
@@ -52,12 +50,7 @@ impl Resolver {
     /// know public names).
     pub fn with_fixed(answers: impl IntoIterator<Item = (String, Vec<IpAddr>)>) -> Resolver {
         Resolver {
-            fixed: Arc::new(
-                answers
-                    .into_iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                    .collect(),
-            ),
+            fixed: Arc::new(answers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()),
         }
     }
 
@@ -105,9 +98,7 @@ pub async fn check(input: &str, policy: &UrlPolicy) -> Result<OrgUrl, String> {
         ));
     }
     let org = OrgUrl::from_url(&url, policy.allow_insecure).map_err(|e| match e {
-        OrgUrlError::Scheme(scheme) => format!(
-            "the Okta URL must start with https:// (got {scheme}://); {EXAMPLE}"
-        ),
+        OrgUrlError::Scheme(scheme) => format!("the Okta URL must start with https:// (got {scheme}://); {EXAMPLE}"),
         OrgUrlError::Userinfo => "the Okta URL must not contain a user name or password".into(),
         OrgUrlError::NoHost => format!("the Okta URL has no host name ({EXAMPLE})"),
         OrgUrlError::PrivateAddress => private_literal(&url),
@@ -164,7 +155,11 @@ fn admin_console(url: &Url) -> Option<String> {
     };
     let (first, rest) = host.split_once('.')?;
     let org = first.strip_suffix("-admin")?;
-    if org.is_empty() || !OKTA_DOMAINS.iter().any(|d| rest == *d || rest.ends_with(&format!(".{d}"))) {
+    if org.is_empty()
+        || !OKTA_DOMAINS
+            .iter()
+            .any(|d| rest == *d || rest.ends_with(&format!(".{d}")))
+    {
         return None;
     }
     Some(format!("https://{org}.{rest}"))
@@ -292,7 +287,10 @@ mod tests {
     #[tokio::test]
     async fn urls_are_normalised_to_the_origin() {
         assert_eq!(ok("https://acme.okta.com").await, "https://acme.okta.com");
-        assert_eq!(ok("  https://ACME.Okta.com/app/UserHome?x=1#y ").await, "https://acme.okta.com");
+        assert_eq!(
+            ok("  https://ACME.Okta.com/app/UserHome?x=1#y ").await,
+            "https://acme.okta.com"
+        );
         assert_eq!(ok("acme.okta.com/").await, "https://acme.okta.com");
         assert_eq!(ok("https://acme.okta.com:443/").await, "https://acme.okta.com");
         assert_eq!(ok("https://login.acme.com").await, "https://login.acme.com");
@@ -301,7 +299,10 @@ mod tests {
     #[tokio::test]
     async fn the_admin_console_url_is_refused_with_the_right_one() {
         let message = refused("https://acme-admin.okta.com/admin/dashboard").await;
-        assert!(message.contains("use the Okta URL without -admin: https://acme.okta.com"), "{message}");
+        assert!(
+            message.contains("use the Okta URL without -admin: https://acme.okta.com"),
+            "{message}"
+        );
         let message = refused("https://acme-admin.oktapreview.com").await;
         assert!(message.contains("https://acme.oktapreview.com"), "{message}");
     }
@@ -339,7 +340,11 @@ mod tests {
         assert!(message.contains("10.0.0.7") && message.contains("private"), "{message}");
         assert!(refused("https://meta.example.com").await.contains("metadata"));
         assert!(refused("https://mapped.example.com").await.contains("IPv4-mapped"));
-        assert!(refused("https://no-such-org.invalid").await.contains("does not resolve"));
+        assert!(
+            refused("https://no-such-org.invalid")
+                .await
+                .contains("does not resolve")
+        );
     }
 
     #[tokio::test]

@@ -25,8 +25,7 @@ struct Envelope<K> {
 }
 
 pub fn encode<K: Serialize>(listing: Listing, key: &K) -> String {
-    let json = serde_json::to_vec(&Envelope { l: listing, k: key })
-        .expect("a cursor key serializes");
+    let json = serde_json::to_vec(&Envelope { l: listing, k: key }).expect("a cursor key serializes");
     URL_SAFE_NO_PAD.encode(json)
 }
 
@@ -78,7 +77,10 @@ mod tests {
         let cursor = encode(Listing::Users, &"00u123");
         assert!(!cursor.contains("00u123"), "opaque");
         assert_eq!(decode::<String>(Listing::Users, &cursor).unwrap(), "00u123");
-        assert_eq!(decode::<String>(Listing::Groups, &cursor).unwrap_err().code(), "invalid_parameter");
+        assert_eq!(
+            decode::<String>(Listing::Groups, &cursor).unwrap_err().code(),
+            "invalid_parameter"
+        );
         assert!(decode::<String>(Listing::Users, "not a cursor!").is_err());
         assert!(decode::<String>(Listing::Users, "").is_err());
     }

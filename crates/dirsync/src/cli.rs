@@ -37,6 +37,19 @@ pub enum Command {
     OktaSim(SimArgs),
     /// Sync a simulated org end to end through RabbitMQ and PostgreSQL.
     Demo(DemoArgs),
+    /// Manage the token encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the HTTP API's OpenAPI document (`docs/openapi.json` is its output).
+    #[command(hide = true)]
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt every tenant's token under the active key (`secrets.key_id` /
+    /// `secrets.key`), reading older tokens with `secrets.previous_keys`.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

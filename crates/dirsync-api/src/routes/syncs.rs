@@ -76,15 +76,8 @@ async fn request(app: &AppState, tenant_id: Uuid, mode: SyncMode) -> Result<(Run
         Ok(p) => p,
         Err(e) => return fallback(e.to_string()).await,
     };
-    let result = dirsync_scheduler::request_sync(
-        &app.store,
-        &publisher,
-        &topology,
-        tenant_id,
-        mode,
-        Trigger::Manual,
-    )
-    .await;
+    let result =
+        dirsync_scheduler::request_sync(&app.store, &publisher, &topology, tenant_id, mode, Trigger::Manual).await;
     match result {
         Ok(done) => Ok(done),
         // Only a new run is published: this run is new, and now recorded.
@@ -181,9 +174,7 @@ pub(crate) async fn confirm_deletions(
             let state: RunState = run.state.0;
             Err(ApiError::Conflict {
                 code: "conflict",
-                message: format!(
-                    "run {run_id} is {state}; only a run in needs_review has deletions to confirm"
-                ),
+                message: format!("run {run_id} is {state}; only a run in needs_review has deletions to confirm"),
             })
         }
     }

@@ -6,8 +6,8 @@ use crate::{
     error::ApiError,
     extract::{ApiJson, ApiPath, ApiQuery},
     models::{
-        CreateTenant, ListQuery, ReplaceCredentials, Run, Tenant, TenantDetail, TenantPage,
-        UpdateSettings, Verification,
+        CreateTenant, ListQuery, ReplaceCredentials, Run, Tenant, TenantDetail, TenantPage, UpdateSettings,
+        Verification,
     },
     okta_url,
     pagination::{self, Listing},
@@ -81,8 +81,7 @@ pub(crate) async fn list_tenants(
         .map(|c| pagination::decode::<Uuid>(Listing::Tenants, c))
         .transpose()?;
     let rows = app.store.tenants_page(after, limit + 1).await?;
-    let (rows, next_cursor) =
-        pagination::split_page(rows, limit, |t| pagination::encode(Listing::Tenants, &t.id));
+    let (rows, next_cursor) = pagination::split_page(rows, limit, |t| pagination::encode(Listing::Tenants, &t.id));
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         items.push(tenant(&app, row).await?);
@@ -146,12 +145,8 @@ pub(crate) async fn replace_credentials(
         Some(url) => checked_url(&app, url).await?,
         None => current.okta_url.clone(),
     };
-    app.store
-        .replace_credentials(&app.cipher, id, &url, &token)
-        .await?;
-    app.store
-        .forget_token_health(id, url != current.okta_url)
-        .await?;
+    app.store.replace_credentials(&app.cipher, id, &url, &token).await?;
+    app.store.forget_token_health(id, url != current.okta_url).await?;
     tracing::info!(tenant_id = %id, "tenant credentials replaced");
     Ok(Json(tenant(&app, app.store.tenant_view(id).await?).await?))
 }
@@ -229,10 +224,7 @@ fn checked_name(raw: &str) -> Result<String, ApiError> {
         ));
     }
     if raw.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            "`name` must not contain control characters",
-        ));
+        return Err(ApiError::invalid(field, "`name` must not contain control characters"));
     }
     let name = raw.trim();
     if name.is_empty() {
@@ -241,14 +233,12 @@ fn checked_name(raw: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-/// The token as Okta showed it; surrounding whitespace (a pasted newline)
-/// is dropped. The message never quotes it.
+/// The token as Okta showed it; surrounding spaces and line breaks (a
+/// pasted newline) are dropped. The message never quotes it.
 fn checked_token(raw: &SecretString) -> Result<SecretString, ApiError> {
     let raw = raw.expose_secret();
-    let token = raw.trim();
-    let valid = raw.chars().count() <= TOKEN_MAX
-        && !token.is_empty()
-        && token.bytes().all(|b| b.is_ascii_graphic());
+    let token = raw.trim_matches([' ', '\t', '\r', '\n']);
+    let valid = raw.chars().count() <= TOKEN_MAX && !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
     if !valid {
         return Err(ApiError::invalid(
             "api_token",

@@ -1,6 +1,7 @@
 //! One function per subcommand.
 
 mod demo;
+mod keys;
 mod roles;
 mod sim;
 mod sync;
@@ -28,6 +29,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         // Interactive commands show a progress line; logs would scroll it away.
         log.filter = "warn".into();
     }
+    if matches!(cli.command, Command::Openapi) {
+        print!("{}", dirsync_api::openapi_json());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if matches!(cli.command, Command::Api | Command::All) {
+        // Before connecting anywhere: a missing key is a configuration error.
+        dirsync_api::ApiKeys::load(&config.api)?;
+    }
     dirsync_telemetry::init(&log);
     let shutdown = crate::shutdown::on_signal();
     match cli.command {
@@ -41,7 +50,17 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             store.migrate().await.context("applying migrations")?;
             run_roles(&config, store, Some(cipher(&config)?), Roles::ALL, shutdown).await?;
         }
-        Command::Api => run_roles(&config, connect(&config).await?, None, Roles::only_api(), shutdown).await?,
+        Command::Api => {
+            let cipher = cipher(&config)?;
+            run_roles(
+                &config,
+                connect(&config).await?,
+                Some(cipher),
+                Roles::only_api(),
+                shutdown,
+            )
+            .await?
+        }
         Command::Scheduler => {
             run_roles(
                 &config,
@@ -73,6 +92,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", crate::progress::outcome(&run).0);
         }
         Command::OktaSim(args) => sim::run(args, shutdown).await?,
+        Command::Keys(cmd) => keys::run(&config, cmd).await?,
+        Command::Openapi => unreachable!("answered above"),
         Command::Demo(args) => {
             run_demo(&config, &args, shutdown).await?;
         }

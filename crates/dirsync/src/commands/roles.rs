@@ -1,5 +1,5 @@
 use crate::config::Config;
-use dirsync_api::ApiDeps;
+use dirsync_api::{ApiDeps, Resolver, UrlPolicy};
 use dirsync_scheduler::SchedulerDeps;
 use dirsync_store::{Store, TokenCipher};
 use dirsync_worker::WorkerDeps;
@@ -79,10 +79,22 @@ pub async fn run_roles(
 ) -> anyhow::Result<()> {
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let queue = config.amqp.clone();
+    // One registry per process, whatever roles it runs; served by the API.
+    let metrics = dirsync_telemetry::metrics::Metrics::new();
     if roles.api {
+        let cipher = cipher
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the API needs the token encryption key"))?;
         let deps = ApiDeps {
             store: store.clone(),
             queue: queue.clone(),
+            cipher,
+            url_policy: UrlPolicy {
+                allow_insecure: config.okta.allow_insecure_urls,
+                resolver: Resolver::system(),
+            },
+            okta_client: config.okta.client.clone(),
+            metrics: metrics.clone(),
         };
         tasks.spawn(dirsync_api::run(config.api.clone(), deps, shutdown.clone()));
     }
