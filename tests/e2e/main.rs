@@ -10,3 +10,4 @@ mod full_sync;
 mod harness;
 mod logs;
 mod protocol;
+mod schedule;

@@ -97,11 +97,17 @@ pub async fn check(input: &str, policy: &UrlPolicy) -> Result<OrgUrl, String> {
             "this is the Okta admin console's URL; use the Okta URL without -admin: {suggestion}"
         ));
     }
-    let org = OrgUrl::from_url(&url, policy.allow_insecure).map_err(|e| match e {
-        OrgUrlError::Scheme(scheme) => format!("the Okta URL must start with https:// (got {scheme}://); {EXAMPLE}"),
-        OrgUrlError::Userinfo => "the Okta URL must not contain a user name or password".into(),
+    if url.scheme() != "https" && !(policy.allow_insecure && url.scheme() == "http") {
+        return Err(format!(
+            "the Okta URL must start with https:// (got {}://); {EXAMPLE}",
+            url.scheme()
+        ));
+    }
+    // Normalisation only: the address checks below are stricter, and look
+    // at what names resolve to.
+    let org = OrgUrl::from_url(&url, true).map_err(|e| match e {
+        OrgUrlError::Userinfo => "the Okta URL must not contain a user name or password".to_owned(),
         OrgUrlError::NoHost => format!("the Okta URL has no host name ({EXAMPLE})"),
-        OrgUrlError::PrivateAddress => private_literal(&url),
         other => format!("{other} ({EXAMPLE})"),
     })?;
     if policy.allow_insecure {
@@ -109,7 +115,7 @@ pub async fn check(input: &str, policy: &UrlPolicy) -> Result<OrgUrl, String> {
     }
     match url.host() {
         Some(Host::Domain(_)) => {}
-        _ => return Err(private_literal(&url)),
+        _ => return Err(ip_literal(&url)),
     }
     if url.port().is_some_and(|p| p != 443) {
         return Err(format!(
@@ -118,11 +124,6 @@ pub async fn check(input: &str, policy: &UrlPolicy) -> Result<OrgUrl, String> {
         ));
     }
     let host = org.host().to_owned();
-    if host == "localhost" || host.ends_with(".localhost") {
-        return Err(format!(
-            "`{host}` is this machine (loopback), not an Okta org ({EXAMPLE})"
-        ));
-    }
     let ips = policy
         .resolver
         .resolve(&host)
@@ -165,16 +166,13 @@ fn admin_console(url: &Url) -> Option<String> {
     Some(format!("https://{org}.{rest}"))
 }
 
-/// An IP address typed as the host (including the decimal and hex forms,
-/// which URL parsing turns into the address they stand for).
-fn private_literal(url: &Url) -> String {
+/// An IP address typed as the host (including the decimal, hex and octal
+/// forms, which URL parsing turns into the address they stand for).
+fn ip_literal(url: &Url) -> String {
     let ip = match url.host() {
         Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
-        Some(Host::Domain(name)) => {
-            return format!("`{name}` is this machine (loopback), not an Okta org ({EXAMPLE})");
-        }
-        None => return format!("the Okta URL has no host name ({EXAMPLE})"),
+        _ => return format!("the Okta URL has no host name ({EXAMPLE})"),
     };
     let kind = forbidden(ip).unwrap_or("public");
     format!("the Okta URL must be a domain name, not an IP address ({ip}, {kind}); {EXAMPLE}")

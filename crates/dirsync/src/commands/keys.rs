@@ -1,17 +1,11 @@
 use crate::{cli::KeysCommand, config::Config};
+use dirsync_store::KeyRotation;
 
 pub(super) async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Rotate => {
-            let cipher = super::cipher(config)?;
-            let store = super::connect(config).await?;
-            let report = store.rotate_token_keys(&cipher).await?;
-            println!(
-                "re-encrypted {} token(s) under key `{}`; {} already were",
-                report.re_encrypted,
-                cipher.active_key_id(),
-                report.already_current
-            );
+            let (report, line) = rotate_keys(config).await?;
+            println!("{line}");
             for (tenant, why) in &report.failed {
                 eprintln!("tenant {tenant}: not re-encrypted: {why}");
             }
@@ -23,4 +17,19 @@ pub(super) async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// `dirsync keys rotate`: every tenant's token re-encrypted under the active
+/// key; returns what was done and the line the command prints.
+pub async fn rotate_keys(config: &Config) -> anyhow::Result<(KeyRotation, String)> {
+    let cipher = super::cipher(config)?;
+    let store = super::connect(config).await?;
+    let report = store.rotate_token_keys(&cipher).await?;
+    let line = format!(
+        "re-encrypted {} token(s) under key `{}`; {} already were",
+        report.re_encrypted,
+        cipher.active_key_id(),
+        report.already_current
+    );
+    Ok((report, line))
 }

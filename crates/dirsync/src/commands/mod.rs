@@ -8,6 +8,7 @@ mod sync;
 mod tenant;
 
 pub use demo::{DemoSummary, run_demo};
+pub use keys::rotate_keys;
 pub use roles::{Roles, run_roles};
 pub use sync::start_sync;
 pub use tenant::add_tenant;

@@ -1,0 +1,117 @@
+//! The daily schedule against the real database, on a simulated clock.
+
+use crate::harness::{TestEnv, spec};
+use dirsync_domain::SyncMode;
+use dirsync_okta_sim::SimConfig;
+use dirsync_store::{SchedulePolicy, Store};
+use std::{collections::BTreeMap, time::Duration};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn policy() -> SchedulePolicy {
+    SchedulePolicy {
+        full_every: Duration::from_secs(7 * 24 * 3600),
+        retry_after: Duration::from_secs(1800),
+        max_retries_per_day: 3,
+    }
+}
+
+async fn tenants(env: &TestEnv, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(env.tenant(&format!("s{i}"), "tok").await);
+    }
+    ids
+}
+
+async fn set(store: &Store, sql: &'static str, tenant: Uuid) {
+    sqlx::query(sql).bind(tenant).execute(store.pool()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_schedulers_create_each_due_run_once_and_catch_up_with_one_run_per_tenant() {
+    let env = TestEnv::start_without_roles("sched", spec(10, 2, 1), SimConfig::default()).await;
+    let ids = tenants(&env, 48).await;
+    let minutes: Vec<(i32,)> = sqlx::query_as("SELECT schedule_minute FROM tenants")
+        .fetch_all(env.store.pool())
+        .await
+        .unwrap();
+    let distinct: std::collections::BTreeSet<i32> = minutes.iter().map(|(m,)| *m).collect();
+    assert_eq!(distinct.len(), 48, "new tenants take the least-loaded minutes");
+
+    // Nothing is due before a tenant's first slot after it was created.
+    let now = OffsetDateTime::now_utc();
+    assert!(env.store.schedule_due_runs(now, &policy()).await.unwrap().is_empty());
+
+    // Three days later (two slots missed): three schedulers at once.
+    let at = now + time::Duration::days(3);
+    let runs = futures_join(&env.store, at).await;
+    assert_eq!(
+        runs.len(),
+        ids.len(),
+        "one run per tenant, however many replicas and missed slots"
+    );
+    let per_tenant: BTreeMap<Uuid, usize> = runs.iter().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry(r.tenant_id).or_default() += 1;
+        m
+    });
+    assert!(per_tenant.values().all(|n| *n == 1));
+    assert!(runs.iter().all(|r| r.mode == SyncMode::Full), "never synced: full");
+    assert!(
+        env.store.schedule_due_runs(at, &policy()).await.unwrap().is_empty(),
+        "and only once"
+    );
+    env.stop().await;
+}
+
+async fn futures_join(store: &Store, at: OffsetDateTime) -> Vec<dirsync_store::ScheduledRun> {
+    let p = policy();
+    let (a, b, c) = tokio::join!(
+        store.schedule_due_runs(at, &p),
+        store.schedule_due_runs(at, &p),
+        store.schedule_due_runs(at, &p)
+    );
+    [a.unwrap(), b.unwrap(), c.unwrap()].concat()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures_are_retried() {
+    let env = TestEnv::start_without_roles("sched2", spec(10, 2, 1), SimConfig::default()).await;
+    let ids = tenants(&env, 4).await;
+    let store = &env.store;
+    // 0: fully synced yesterday -> incremental. 1: last full 8 days ago -> full.
+    set(store, "UPDATE tenants SET last_success_at = now() - interval '1 day', last_full_success_at = now() - interval '1 day' WHERE id = $1", ids[0]).await;
+    set(store, "UPDATE tenants SET last_success_at = now() - interval '1 day', last_full_success_at = now() - interval '8 days' WHERE id = $1", ids[1]).await;
+    let at = OffsetDateTime::now_utc() + time::Duration::days(1);
+    let runs = store.schedule_due_runs(at, &policy()).await.unwrap();
+    let mode_of = |t: Uuid| runs.iter().find(|r| r.tenant_id == t).map(|r| r.mode);
+    assert_eq!(mode_of(ids[0]), Some(SyncMode::Incremental));
+    assert_eq!(mode_of(ids[1]), Some(SyncMode::Full));
+
+    // Their runs fail: 2 with invalid_token, 3 with okta_unavailable.
+    for (tenant, code) in [(ids[2], "invalid_token"), (ids[3], "okta_unavailable")] {
+        sqlx::query("UPDATE sync_runs SET state = 'failed', error_code = $2, finished_at = $3 WHERE tenant_id = $1")
+            .bind(tenant)
+            .bind(code)
+            .bind(at)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let later = at + time::Duration::hours(1);
+    let retried: Vec<Uuid> = store
+        .schedule_due_runs(later, &policy())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.tenant_id)
+        .collect();
+    assert_eq!(
+        retried,
+        vec![ids[3]],
+        "okta_unavailable is retried within the day; invalid_token waits for tomorrow"
+    );
+    let next = store.next_scheduled_run(ids[2], later).await.unwrap().unwrap();
+    assert!(next > later && next <= later + time::Duration::days(1));
+    env.stop().await;
+}
