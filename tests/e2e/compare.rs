@@ -157,12 +157,19 @@ pub async fn assert_groups_equal_but(
 }
 
 pub async fn assert_memberships_equal(store: &Store, tenant: Uuid, org: &Org) {
-    assert_memberships_equal_but(store, tenant, org, &BTreeSet::new()).await
+    assert_memberships_equal_but(store, tenant, org, &BTreeSet::new(), &BTreeSet::new()).await
 }
 
 /// Tolerates the memberships of groups in `stale_groups` (deleted in Okta,
 /// seen only by a full sync).
-pub async fn assert_memberships_equal_but(store: &Store, tenant: Uuid, org: &Org, stale_groups: &BTreeSet<String>) {
+/// and the (group, user) pairs in `stale_pairs`.
+pub async fn assert_memberships_equal_but(
+    store: &Store,
+    tenant: Uuid,
+    org: &Org,
+    stale_groups: &BTreeSet<String>,
+    stale_pairs: &BTreeSet<(String, String)>,
+) {
     let mut stored: BTreeSet<(String, String)> =
         sqlx::query_as("SELECT group_id, user_id FROM group_members WHERE tenant_id = $1")
             .bind(tenant)
@@ -181,7 +188,7 @@ pub async fn assert_memberships_equal_but(store: &Store, tenant: Uuid, org: &Org
         })
         .collect();
     assert!(!expected.is_empty());
-    stored.retain(|(g, _)| !stale_groups.contains(g));
+    stored.retain(|pair| !stale_groups.contains(&pair.0) && !stale_pairs.contains(pair));
     assert_eq!(stored.len(), expected.len(), "membership count");
     assert!(stored == expected, "every membership of every group, and no other");
 }

@@ -3,6 +3,7 @@
 //! over real HTTP. Set `DIRSYNC_TEST_DATABASE_URL` / `DIRSYNC_TEST_AMQP_URL`
 //! to point them elsewhere.
 
+mod api;
 mod bad_input;
 mod compare;
 mod fleet;

@@ -79,10 +79,19 @@ async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures
     let env = TestEnv::start_without_roles("sched2", spec(10, 2, 1), SimConfig::default()).await;
     let ids = tenants(&env, 4).await;
     let store = &env.store;
+    // Every slot two hours before the clock's time of day, so the hour this
+    // test moves the clock by crosses no new day's slot.
+    let now = OffsetDateTime::now_utc();
+    let minute = (i32::from(now.hour()) * 60 + i32::from(now.minute()) + 1440 - 120) % 1440;
+    sqlx::query("UPDATE tenants SET schedule_minute = $1")
+        .bind(minute)
+        .execute(store.pool())
+        .await
+        .unwrap();
     // 0: fully synced yesterday -> incremental. 1: last full 8 days ago -> full.
     set(store, "UPDATE tenants SET last_success_at = now() - interval '1 day', last_full_success_at = now() - interval '1 day' WHERE id = $1", ids[0]).await;
     set(store, "UPDATE tenants SET last_success_at = now() - interval '1 day', last_full_success_at = now() - interval '8 days' WHERE id = $1", ids[1]).await;
-    let at = OffsetDateTime::now_utc() + time::Duration::days(1);
+    let at = now + time::Duration::days(1);
     let runs = store.schedule_due_runs(at, &policy()).await.unwrap();
     let mode_of = |t: Uuid| runs.iter().find(|r| r.tenant_id == t).map(|r| r.mode);
     assert_eq!(mode_of(ids[0]), Some(SyncMode::Incremental));

@@ -113,7 +113,7 @@ fn shape_error(path: &str, message: &str) -> ApiError {
         (None, path) => path.to_owned(),
     };
     let leaf = field.rsplit('.').next().unwrap_or(&field);
-    let message = if SECRET_FIELDS.contains(&leaf) {
+    let message = if SECRET_FIELDS.contains(&leaf) && quoted.is_none() {
         format!("`{field}` must be a string")
     } else if message.starts_with("invalid type") && !field.is_empty() {
         format!("`{field}`: {message}")
@@ -151,6 +151,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
                         key.clone(),
                         format!("`{key}` is not a valid {}", friendly_type(expected_type)),
                     ),
+                    ErrorKind::DeserializeError { key, .. } => {
+                        (key.clone(), format!("`{key}` is not a valid {}", friendly_name(key)))
+                    }
                     ErrorKind::InvalidUtf8InPathParam { key } => (key.clone(), format!("`{key}` is not valid UTF-8")),
                     other => ("path".to_owned(), other.to_string()),
                 };
@@ -158,6 +161,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             }
             Err(other) => Err(ApiError::internal(other.body_text())),
         }
+    }
+}
+
+/// Every path parameter but `group_id` is an id of ours, a UUID.
+fn friendly_name(key: &str) -> &'static str {
+    if key == "group_id" {
+        "Okta group id"
+    } else {
+        "id (a UUID)"
     }
 }
 

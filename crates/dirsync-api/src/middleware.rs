@@ -39,11 +39,36 @@ pub(crate) async fn body_limit(State(limit): State<usize>, mut request: Request,
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
+    if let Some(len) = declared
+        && len > limit as u64
+    {
+        if len <= DRAIN_MAX {
+            drain(request).await;
+        }
         return ApiError::PayloadTooLarge { limit }.into_response();
     }
     request.extensions_mut().insert(BodyLimit(limit));
     next.run(request).await
+}
+
+/// Bodies up to this size are read (and dropped) before a 413 goes out:
+/// an HTTP/1.1 client still writing its body when the server answers and
+/// closes gets a broken pipe instead of the answer. Larger ones are cut off.
+const DRAIN_MAX: u64 = 16 << 20;
+
+async fn drain(request: Request) {
+    use futures::StreamExt;
+    let mut body = request.into_body().into_data_stream();
+    let reading = async {
+        let mut read = 0u64;
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), reading).await;
 }
 
 /// Answers 503 `timeout` when a request takes longer than the limit.

@@ -50,10 +50,16 @@ pub(crate) async fn observe(State(shared): State<Arc<Shared>>, request: Request,
 }
 
 /// `Authorization: SSWS <token>`; the scheme is case-insensitive.
+/// The token of an `SSWS` authorization header. Okta's own Python SDK (3.x)
+/// sends `SSWS<token>` with no space, and real Okta accepts it, so the
+/// scheme is matched as a prefix, case-insensitively.
 pub(crate) fn token_of(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("SSWS").then(|| token.trim())
+    let scheme = value.get(..4)?;
+    scheme
+        .eq_ignore_ascii_case("SSWS")
+        .then(|| value[4..].trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Around `/api/v1`: a missing or unknown token gets `401 E0000011`, the

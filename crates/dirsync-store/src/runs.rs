@@ -264,15 +264,60 @@ impl Store {
             .collect()
     }
 
-    /// Registers chains (idempotent), under the lease.
-    pub async fn add_chains(&self, run_id: Uuid, owner: &str, chains: &[Chain]) -> Result<bool, StoreError> {
+    /// Registers chains with the URL of their first page (idempotent),
+    /// under the lease. Storing the first URL makes a resumed chain use the
+    /// very filter it was planned with.
+    pub async fn add_chains(&self, run_id: Uuid, owner: &str, chains: &[(Chain, String)]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if !lease_held(&mut tx, run_id, owner, 0).await? {
             return Ok(false);
         }
-        insert_chains(&mut tx, run_id, chains).await?;
+        let names: Vec<String> = chains.iter().map(|(c, _)| c.to_string()).collect();
+        let urls: Vec<&str> = chains.iter().map(|(_, u)| u.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO sync_chains (run_id, chain, next_url) SELECT $1, c, u FROM UNNEST($2::text[], $3::text[]) AS x(c, u)
+             ON CONFLICT (run_id, chain) DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(names)
+        .bind(urls)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// `lastUpdated` instants that cut the tenant's stored users into
+    /// `slices` ranges of about equal size (fewer when there are few
+    /// users): a full run pages those ranges side by side.
+    pub async fn user_split_points(
+        &self,
+        tenant_id: Uuid,
+        slices: u16,
+        min_per_slice: i64,
+    ) -> Result<Vec<OffsetDateTime>, StoreError> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND last_updated IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let slices = i64::from(slices).min(count / min_per_slice.max(1)).max(1);
+        if slices <= 1 {
+            return Ok(Vec::new());
+        }
+        let fractions: Vec<f64> = (1..slices).map(|i| i as f64 / slices as f64).collect();
+        let (points,): (Vec<OffsetDateTime>,) = sqlx::query_as(
+            "SELECT percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY last_updated)
+             FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND last_updated IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .bind(fractions)
+        .fetch_one(&self.pool)
+        .await?;
+        let mut points = points;
+        points.dedup();
+        Ok(points)
     }
 
     /// Records a chain's progress (and the chains it revealed) in one

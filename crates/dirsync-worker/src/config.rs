@@ -8,10 +8,16 @@ use std::time::Duration;
 pub struct WorkerConfig {
     /// Runs this process works on at once (each is one tenant).
     pub concurrency: usize,
-    /// Chains of one run fetched at once (the users chain and member chains).
+    /// Member chains of one run fetched at once.
     pub chain_concurrency: usize,
+    /// `lastUpdated` ranges a full run pages side by side...
+    pub user_slices: u16,
+    /// ...each of at least this many (known) users.
+    pub min_users_per_slice: i64,
     /// A lease not renewed for this long is taken over by another worker.
     pub lease_ttl_ms: u64,
+    /// A run handed out more often than this fails as `internal`.
+    pub max_attempts: u32,
     pub users_page_size: u32,
     pub groups_page_size: u32,
     /// Okta's maximum for group members is 1000: fewer requests.
@@ -23,7 +29,10 @@ impl Default for WorkerConfig {
         WorkerConfig {
             concurrency: 4,
             chain_concurrency: 4,
+            user_slices: 4,
+            min_users_per_slice: 2_000,
             lease_ttl_ms: 30_000,
+            max_attempts: 20,
             users_page_size: 200,
             groups_page_size: 200,
             members_page_size: 1000,

@@ -2,7 +2,7 @@
 
 use crate::{RunError, WorkerConfig, convert};
 use dirsync_domain::{Chain, FetchCompleted, PageFetched, PagePayload, SyncMode, WriterMessage};
-use dirsync_okta::{OktaClient, Page};
+use dirsync_okta::{GroupType, OktaClient, Page};
 use dirsync_queue::{Publisher, Topology};
 use dirsync_store::{ChainState, Checkpoint, ClaimedRun, Store};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -17,6 +17,10 @@ use url::Url;
 /// Every user, whatever the status: a plain listing leaves DEPROVISIONED
 /// users out, any filter brings them in, and no user predates the epoch.
 const EPOCH: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+/// How far the catch-up chain reaches back before the run began: our
+/// clock and Okta's may disagree by this much.
+const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Okta's filter timestamp format: `2024-03-01T12:34:56.000Z`.
 fn okta_time(t: OffsetDateTime) -> String {
@@ -95,21 +99,26 @@ impl<'a> RunExecutor<'a> {
         }
         let mut chains = self.store.chains(self.run.run_id).await?;
         if chains.is_empty() {
-            self.ensure(
-                self.store
-                    .add_chains(self.run.run_id, self.owner, &[Chain::Users, Chain::Groups])
-                    .await?,
-            )?;
+            let plan = self.plan().await?;
+            self.ensure(self.store.add_chains(self.run.run_id, self.owner, &plan).await?)?;
             chains = self.store.chains(self.run.run_id).await?;
         }
-        let find = |wanted: Chain| chains.iter().find(|c| c.chain == wanted).cloned();
-        let users = find(Chain::Users);
-        let groups = find(Chain::Groups);
+        let (catch_up, slices): (Vec<ChainState>, Vec<ChainState>) = chains
+            .iter()
+            .filter(|c| c.chain.lists_users())
+            .cloned()
+            .partition(|c| c.chain == Chain::UsersCatchUp);
+        let groups = chains.iter().find(|c| c.chain == Chain::Groups).cloned();
         let users_walk = async {
-            match users {
-                Some(chain) => self.walk(chain).await,
-                None => Ok(()),
+            stream::iter(slices.into_iter().map(|chain| self.walk(chain)))
+                .buffer_unordered(usize::from(self.config.user_slices.max(1)))
+                .try_collect::<()>()
+                .await?;
+            // Only once every range is listed: whoever changed meanwhile.
+            for chain in catch_up {
+                self.walk(chain).await?;
             }
+            Ok::<_, RunError>(())
         };
         let groups_then_members = async {
             if let Some(chain) = groups {
@@ -185,6 +194,51 @@ impl<'a> RunExecutor<'a> {
         }
     }
 
+    /// The run's chains and the first page of each. A full run splits its
+    /// users into `lastUpdated` ranges of about equal size (from the users
+    /// stored by earlier runs), paged side by side; the last range is open,
+    /// and a catch-up chain afterwards lists whoever changed since the run
+    /// began, so a user who moves between ranges mid-run is never lost.
+    async fn plan(&self) -> Result<Vec<(Chain, String)>, RunError> {
+        let groups = (Chain::Groups, self.first_url(&Chain::Groups).to_string());
+        if self.run.mode == SyncMode::Incremental {
+            return Ok(vec![(Chain::Users, self.first_url(&Chain::Users).to_string()), groups]);
+        }
+        let began = OffsetDateTime::now_utc() - CLOCK_SKEW;
+        let points = self
+            .store
+            .user_split_points(
+                self.run.tenant_id,
+                self.config.user_slices,
+                self.config.min_users_per_slice,
+            )
+            .await?;
+        let size = self.config.users_page_size;
+        let mut plan = Vec::with_capacity(points.len() + 3);
+        for index in 0..=points.len() {
+            let lower = if index == 0 { EPOCH } else { points[index - 1] };
+            let filter = match points.get(index) {
+                Some(upper) => format!(
+                    r#"lastUpdated gt "{}" and lastUpdated le "{}""#,
+                    okta_time(lower),
+                    okta_time(*upper)
+                ),
+                None => format!(r#"lastUpdated gt "{}""#, okta_time(lower)),
+            };
+            let chain = Chain::UsersSlice { index: index as u16 };
+            plan.push((chain, self.client.users_url(Some(&filter), size).to_string()));
+        }
+        if !points.is_empty() {
+            let filter = format!(r#"lastUpdated gt "{}""#, okta_time(began));
+            plan.push((
+                Chain::UsersCatchUp,
+                self.client.users_url(Some(&filter), size).to_string(),
+            ));
+        }
+        plan.push(groups);
+        Ok(plan)
+    }
+
     /// Incremental runs list only what changed after this instant; full
     /// runs everything.
     fn since(&self) -> Option<OffsetDateTime> {
@@ -197,7 +251,7 @@ impl<'a> RunExecutor<'a> {
     fn first_url(&self, chain: &Chain) -> Url {
         let since = okta_time(self.since().unwrap_or(EPOCH));
         match chain {
-            Chain::Users => {
+            Chain::Users | Chain::UsersSlice { .. } | Chain::UsersCatchUp => {
                 let filter = format!(r#"lastUpdated gt "{since}""#);
                 self.client.users_url(Some(&filter), self.config.users_page_size)
             }
@@ -208,7 +262,9 @@ impl<'a> RunExecutor<'a> {
                 self.client
                     .groups_url(filter.as_deref(), true, self.config.groups_page_size)
             }
-            Chain::Members { group_id } => self.client.group_members_url(group_id, self.config.members_page_size),
+            Chain::Members { group_id } | Chain::Everyone { group_id } => {
+                self.client.group_members_url(group_id, self.config.members_page_size)
+            }
         }
     }
 
@@ -220,7 +276,7 @@ impl<'a> RunExecutor<'a> {
             done_chains: Vec::new(),
         };
         match chain {
-            Chain::Users => {
+            Chain::Users | Chain::UsersSlice { .. } | Chain::UsersCatchUp => {
                 let Page { items, next } = self.client.users_page(url).await?;
                 let users = items.into_iter().map(convert::user_record).collect();
                 fetched.payload = PagePayload::Users { users };
@@ -234,6 +290,13 @@ impl<'a> RunExecutor<'a> {
                     .iter()
                     .filter(|g| since.is_none_or(|s| g.last_membership_updated > s))
                 {
+                    if group.group_type == GroupType::BuiltIn && group.name() == Some("Everyone") {
+                        // Everyone holds every user: derived at finalize, never paged.
+                        fetched.done_chains.push(Chain::Everyone {
+                            group_id: group.id.clone(),
+                        });
+                        continue;
+                    }
                     let chain = Chain::Members {
                         group_id: group.id.clone(),
                     };
@@ -248,7 +311,7 @@ impl<'a> RunExecutor<'a> {
                 fetched.payload = PagePayload::Groups { groups };
                 fetched.next = next;
             }
-            Chain::Members { group_id } => {
+            Chain::Members { group_id } | Chain::Everyone { group_id } => {
                 let Page { items, next } = self.client.group_members_page(url).await?;
                 let user_ids = items.into_iter().map(|u| u.id).collect();
                 fetched.payload = PagePayload::Members {

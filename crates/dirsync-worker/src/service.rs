@@ -172,6 +172,18 @@ async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncR
             return Handled::Requeued;
         }
     };
+    if claimed.attempt > ctx.config.max_attempts {
+        // Something keeps killing this run (a crash loop, a poison cursor):
+        // stop spending the tenant's budget and say so.
+        let message = format!("gave up after {} attempts", claimed.attempt - 1);
+        let _ = ctx
+            .deps
+            .store
+            .fail_run(claimed.run_id, &ctx.owner, ErrorCode::Internal, &message, 0)
+            .await;
+        let _ = delivery.ack().await;
+        return Handled::Failed(ErrorCode::Internal);
+    }
     // The lease owns the run now; if this ack is lost, the redelivered
     // request finds the run claimed and is dropped.
     if let Err(e) = delivery.ack().await {
