@@ -269,7 +269,10 @@ async fn a_tenant_registered_through_the_api_syncs_and_its_directory_reads_back_
     assert_eq!(run["progress"]["fetch_complete"], true);
     assert_eq!(run["progress"]["pages_written"], run["progress"]["pages_total"]);
     let runs = api.get(&format!("/v1/tenants/{tenant_id}/syncs")).await;
-    assert_eq!(ids(runs.json["items"].as_array().unwrap()), [run_id.clone()]);
+    assert_eq!(
+        ids(runs.json["items"].as_array().unwrap()),
+        std::slice::from_ref(&run_id)
+    );
     let detail = api.get(&format!("/v1/tenants/{tenant_id}")).await;
     assert_eq!(detail.json["last_run"]["id"], run_id);
     assert_eq!(detail.json["active_run"], Value::Null);

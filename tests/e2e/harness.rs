@@ -38,7 +38,18 @@ pub struct TestEnv {
 impl TestEnv {
     /// A fresh database and queue prefix, a simulated org, and the roles running.
     pub async fn start(label: &str, spec: OrgSpec, sim_config: SimConfig) -> TestEnv {
+        Self::start_with(label, spec, sim_config, |_| {}).await
+    }
+
+    /// The same, with the configuration adjusted before the roles start.
+    pub async fn start_with(
+        label: &str,
+        spec: OrgSpec,
+        sim_config: SimConfig,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestEnv {
         let mut env = Self::start_without_roles(label, spec, sim_config).await;
+        adjust(&mut env.config);
         env.start_roles();
         env
     }

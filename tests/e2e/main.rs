@@ -10,5 +10,6 @@ mod fleet;
 mod full_sync;
 mod harness;
 mod logs;
+mod okta_load;
 mod protocol;
 mod schedule;

@@ -115,11 +115,8 @@ fn shape_error(path: &str, message: &str) -> ApiError {
     let leaf = field.rsplit('.').next().unwrap_or(&field);
     let message = if SECRET_FIELDS.contains(&leaf) && quoted.is_none() {
         format!("`{field}` must be a string")
-    } else if message.starts_with("invalid type") && !field.is_empty() {
-        format!("`{field}`: {message}")
-    } else if field.is_empty() {
-        message.to_owned()
-    } else if quoted.is_some() {
+    } else if field.is_empty() || quoted.is_some() {
+        // Already names the field, or there is none.
         message.to_owned()
     } else {
         format!("`{field}`: {message}")

@@ -130,9 +130,16 @@ pub(crate) async fn record(State(metrics): State<HttpMetrics>, request: Request,
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
+    // Decremented on drop: a client that hangs up cancels the handler.
+    struct InFlight(Gauge);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.dec();
+        }
+    }
     metrics.in_flight.inc();
+    let _in_flight = InFlight(metrics.in_flight.clone());
     let response = next.run(request).await;
-    metrics.in_flight.dec();
     let labels = RequestLabels {
         method,
         route,
