@@ -110,6 +110,16 @@ pub struct ClaimedRun {
     pub changed_since: Option<OffsetDateTime>,
 }
 
+#[derive(FromRow)]
+struct ClaimRow {
+    tenant_id: Uuid,
+    mode: String,
+    attempt: i32,
+    fetch_completed_at: Option<OffsetDateTime>,
+    pages_total: Option<i32>,
+    changed_since: Option<OffsetDateTime>,
+}
+
 /// A chain's checkpoint as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainState {
@@ -198,14 +208,7 @@ impl Store {
     /// Takes the run's lease if it is queued, or running under a lease that
     /// expired (its worker died). `None`: someone alive owns it, or it ended.
     pub async fn claim_run(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<Option<ClaimedRun>, StoreError> {
-        let row: Option<(
-            Uuid,
-            String,
-            i32,
-            Option<OffsetDateTime>,
-            Option<i32>,
-            Option<OffsetDateTime>,
-        )> = sqlx::query_as(
+        let row: Option<ClaimRow> = sqlx::query_as(
             "UPDATE sync_runs SET state = 'running', attempt = attempt + 1, lease_owner = $2,
                     lease_expires_at = now() + make_interval(secs => $3), started_at = coalesce(started_at, now())
              WHERE id = $1
@@ -217,17 +220,15 @@ impl Store {
         .bind(ttl.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;
-        let Some((tenant_id, mode, attempt, fetched, pages_total, changed_since)) = row else {
-            return Ok(None);
-        };
+        let Some(row) = row else { return Ok(None) };
         Ok(Some(ClaimedRun {
             run_id,
-            tenant_id,
-            mode: mode.parse().map_err(StoreError::corrupt)?,
-            attempt: attempt as u32,
-            fetch_completed: fetched.is_some(),
-            pages_total: pages_total.map(|p| p as u32),
-            changed_since,
+            tenant_id: row.tenant_id,
+            mode: row.mode.parse().map_err(StoreError::corrupt)?,
+            attempt: row.attempt as u32,
+            fetch_completed: row.fetch_completed_at.is_some(),
+            pages_total: row.pages_total.map(|p| p as u32),
+            changed_since: row.changed_since,
         }))
     }
 
