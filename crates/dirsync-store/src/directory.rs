@@ -203,7 +203,8 @@ async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_>) -> Resul
     Ok(())
 }
 
-/// Records the pages as applied; returns those not applied before.
+/// Records the pages as applied; returns those not applied before (and
+/// whose run still exists).
 async fn claim_pages<'a>(
     tx: &mut sqlx::PgConnection,
     pages: &[&'a PageFetched],
@@ -214,7 +215,10 @@ async fn claim_pages<'a>(
     let rows: Vec<i32> = pages.iter().map(|p| p.payload.rows() as i32).collect();
     let claimed: Vec<(Uuid, String, i32)> = sqlx::query_as(
         "INSERT INTO sync_pages (run_id, chain, seq, rows)
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[])
+         SELECT p.* FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[]) AS p(run_id, chain, seq, rows)
+         -- A page of a run deleted meanwhile (its tenant was deleted) is
+         -- dropped, not retried until it is dead-lettered.
+         WHERE EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = p.run_id)
          ON CONFLICT (run_id, chain, seq) DO NOTHING
          RETURNING run_id, chain, seq",
     )

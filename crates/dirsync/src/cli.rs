@@ -40,6 +40,11 @@ pub enum Command {
     /// Manage the token encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Apply the removals of a run held in `needs_review`.
+    ConfirmDeletions { run_id: uuid::Uuid },
+    /// Measure: results go to docs/BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(crate::commands::BenchCommand),
     /// Print the HTTP API's OpenAPI document (`docs/openapi.json` is its output).
     #[command(hide = true)]
     Openapi,
@@ -58,7 +63,7 @@ pub enum TenantCommand {
     Add {
         #[arg(long)]
         name: String,
-        /// The org's instance URL, e.g. https://acme.okta.com or a custom domain.
+        /// The org's instance URL, e.g. `https://acme.okta.com` or a custom domain.
         #[arg(long)]
         okta_url: String,
         /// A file holding the Okta API token (never pass a token as an argument).

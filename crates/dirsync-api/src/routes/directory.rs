@@ -100,7 +100,7 @@ pub(crate) async fn list_members(
         include_deleted: q.include_deleted.unwrap_or(false),
     };
     app.store.tenant_view(id).await?;
-    if !app.store.group_exists(id, &group_id, query.include_deleted).await? {
+    if !plausible_okta_id(&group_id) || !app.store.group_exists(id, &group_id, query.include_deleted).await? {
         return Err(ApiError::NotFound {
             what: "group",
             id: group_id,
@@ -117,7 +117,21 @@ pub(crate) async fn list_members(
 }
 
 fn cursor(listing: Listing, cursor: Option<&str>) -> Result<Option<String>, ApiError> {
-    cursor.map(|c| pagination::decode(listing, c)).transpose()
+    let key: Option<String> = cursor.map(|c| pagination::decode(listing, c)).transpose()?;
+    // PostgreSQL text cannot hold NUL: such a key was never issued.
+    if key.as_deref().is_some_and(|k| k.contains('\0')) {
+        return Err(ApiError::bad_parameter(
+            "cursor",
+            "`cursor` is not a cursor of this listing",
+        ));
+    }
+    Ok(key)
+}
+
+/// An Okta id is short and plain; anything else cannot be in the copy (and
+/// PostgreSQL text cannot hold NUL).
+fn plausible_okta_id(id: &str) -> bool {
+    id.len() <= 255 && !id.chars().any(char::is_control)
 }
 
 /// `ACTIVE,suspended` → `["ACTIVE", "SUSPENDED"]`; unknown ones are refused.

@@ -271,7 +271,8 @@ async fn checked_settings(app: &AppState, body: UpdateSettings) -> Result<Tenant
     };
     let time_zone = match body.time_zone {
         Some(Some(zone)) => {
-            let known = zone.chars().count() <= 64 && app.store.is_known_time_zone(&zone).await?;
+            let plain = zone.chars().count() <= 64 && !zone.chars().any(char::is_control);
+            let known = plain && app.store.is_known_time_zone(&zone).await?;
             if !known {
                 return Err(ApiError::invalid(
                     "time_zone",

@@ -1,5 +1,6 @@
 //! One function per subcommand.
 
+mod bench;
 mod demo;
 mod keys;
 mod roles;
@@ -7,6 +8,7 @@ mod sim;
 mod sync;
 mod tenant;
 
+pub use bench::BenchCommand;
 pub use demo::{DemoSummary, run_demo};
 pub use keys::rotate_keys;
 pub use roles::{Roles, run_roles};
@@ -94,6 +96,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::OktaSim(args) => sim::run(args, shutdown).await?,
         Command::Keys(cmd) => keys::run(&config, cmd).await?,
+        Command::ConfirmDeletions { run_id } => {
+            let store = connect(&config).await?;
+            match store.confirm_deletions(run_id).await? {
+                Some(run) => println!("{}", crate::progress::outcome(&run).0),
+                None => anyhow::bail!("run {run_id} is not waiting for a deletion review"),
+            }
+        }
+        Command::Bench(cmd) => bench::run(&config, cmd, shutdown).await?,
         Command::Openapi => unreachable!("answered above"),
         Command::Demo(args) => {
             run_demo(&config, &args, shutdown).await?;

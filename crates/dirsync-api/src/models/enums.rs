@@ -1,0 +1,98 @@
+//! Closed sets, as the API spells them.
+
+use dirsync_domain::{ErrorCode, SyncMode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncModeDto {
+    Full,
+    Incremental,
+}
+
+impl From<SyncModeDto> for SyncMode {
+    fn from(m: SyncModeDto) -> SyncMode {
+        match m {
+            SyncModeDto::Full => SyncMode::Full,
+            SyncModeDto::Incremental => SyncMode::Incremental,
+        }
+    }
+}
+
+impl From<SyncMode> for SyncModeDto {
+    fn from(m: SyncMode) -> SyncModeDto {
+        match m {
+            SyncMode::Full => SyncModeDto::Full,
+            SyncMode::Incremental => SyncModeDto::Incremental,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerDto {
+    Manual,
+    Scheduled,
+}
+
+/// `queued → running → succeeded | failed | needs_review`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStateDto {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    NeedsReview,
+}
+
+/// Why a run failed or a check did not pass; each has a remedy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCodeDto {
+    InvalidToken,
+    AccessDenied,
+    OrgNotFound,
+    OktaUnavailable,
+    Internal,
+}
+
+impl From<ErrorCode> for ErrorCodeDto {
+    fn from(c: ErrorCode) -> ErrorCodeDto {
+        match c {
+            ErrorCode::InvalidToken => ErrorCodeDto::InvalidToken,
+            ErrorCode::AccessDenied => ErrorCodeDto::AccessDenied,
+            ErrorCode::OrgNotFound => ErrorCodeDto::OrgNotFound,
+            ErrorCode::OktaUnavailable => ErrorCodeDto::OktaUnavailable,
+            ErrorCode::Internal => ErrorCodeDto::Internal,
+        }
+    }
+}
+
+/// Okta's user statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    Staged,
+    Provisioned,
+    Active,
+    Recovery,
+    PasswordExpired,
+    LockedOut,
+    Suspended,
+    Deprovisioned,
+}
+
+impl UserStatus {
+    pub const ALL: [&'static str; 8] = [
+        "STAGED",
+        "PROVISIONED",
+        "ACTIVE",
+        "RECOVERY",
+        "PASSWORD_EXPIRED",
+        "LOCKED_OUT",
+        "SUSPENDED",
+        "DEPROVISIONED",
+    ];
+}

@@ -1,0 +1,169 @@
+//! Request bodies and query strings.
+
+use super::{SyncModeDto, UserStatus};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+
+/// Registers a tenant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// A name for people (1 to 200 characters, not only spaces).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        example = "Acme Corp"
+    )]
+    pub name: String,
+    /// The org's instance URL: `https://<org>.okta.com` or a custom domain,
+    /// not the `-admin` console. Normalised to the origin.
+    #[schema(min_length = 1, max_length = 2048, example = "https://acme.okta.com")]
+    pub okta_url: String,
+    /// An Okta API token made by a Super Admin. Stored encrypted; never
+    /// returned.
+    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 512, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
+    pub api_token: SecretString,
+}
+
+/// Replaces a tenant's credentials.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceCredentials {
+    /// A new instance URL; the current one is kept when absent.
+    #[schema(min_length = 1, max_length = 2048, example = "https://acme.okta.com")]
+    pub okta_url: Option<String>,
+    /// The new Okta API token. Stored encrypted; never returned.
+    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 512, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
+    pub api_token: SecretString,
+}
+
+/// Changes a tenant's settings; absent fields stay as they are, `null`
+/// clears `preferred_hour` and `time_zone`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettings {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: Option<String>,
+    /// The hour of the day (0 to 23, in `time_zone`) the daily sync should
+    /// start in; `null` lets dirsync spread it over the day.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable, minimum = 0, maximum = 23)]
+    pub preferred_hour: Option<Option<i64>>,
+    /// An IANA time zone (`Europe/Berlin`) for `preferred_hour`; `null` is UTC.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, min_length = 1, max_length = 64, example = "Europe/Berlin")]
+    pub time_zone: Option<Option<String>>,
+    /// Deletion guard: a run that would remove more than this percentage of
+    /// the users...
+    #[schema(minimum = 0.0, maximum = 100.0)]
+    pub deletion_max_percent: Option<f64>,
+    /// ...and at least this many stops in `needs_review`.
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub deletion_min_users: Option<i64>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` (by `default`) when absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Starts a sync.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartSync {
+    /// `full` (the default) lists everything and removes what disappeared;
+    /// `incremental` asks Okta only for what changed since the last success.
+    pub mode: Option<SyncModeDto>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Items per page (1 to 100, default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UsersQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Users per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only these Okta statuses, comma-separated (`ACTIVE,SUSPENDED`).
+    #[param(style = Form, explode = false, value_type = Option<Vec<UserStatus>>)]
+    pub status: Option<String>,
+    /// Only users whose copy changed at or after this instant (RFC 3339):
+    /// poll with the time of your previous poll to get what changed.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<String>,
+    /// Also users that disappeared from Okta (with `deleted_at` set).
+    pub include_deleted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GroupsQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Groups per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only groups whose copy changed at or after this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<String>,
+    /// Also groups that disappeared from Okta.
+    pub include_deleted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Members per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only members with these Okta statuses, comma-separated.
+    #[param(style = Form, explode = false, value_type = Option<Vec<UserStatus>>)]
+    pub status: Option<String>,
+    /// Also members that disappeared from Okta.
+    pub include_deleted: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_tell_absent_from_null() {
+        let absent: UpdateSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.preferred_hour, None);
+        let null: UpdateSettings = serde_json::from_str(r#"{"preferred_hour":null}"#).unwrap();
+        assert_eq!(null.preferred_hour, Some(None));
+        let set: UpdateSettings = serde_json::from_str(r#"{"preferred_hour":7}"#).unwrap();
+        assert_eq!(set.preferred_hour, Some(Some(7)));
+    }
+
+    #[test]
+    fn debug_of_a_request_never_shows_the_token() {
+        let body: CreateTenant =
+            serde_json::from_str(r#"{"name":"a","okta_url":"https://acme.okta.com","api_token":"00SECRETtoken"}"#)
+                .unwrap();
+        assert!(!format!("{body:?}").contains("SECRET"));
+    }
+}

@@ -1,0 +1,155 @@
+//! Sync runs.
+
+use super::{ErrorCodeDto, RunStateDto, SyncModeDto, TriggerDto};
+use dirsync_domain::{ErrorCode, RunState, Trigger};
+use dirsync_store::RunView;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A sync run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Run {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub mode: SyncModeDto,
+    pub trigger: TriggerDto,
+    pub state: RunStateDto,
+    /// How many times the run was handed to a worker.
+    pub attempt: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    /// The daily slot a scheduled run fills.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub scheduled_for: Option<OffsetDateTime>,
+    pub progress: RunProgress,
+    pub counts: RunCounts,
+    /// Set when `state` is `failed`.
+    pub error: Option<RunError>,
+    /// Set when the run stopped in `needs_review` (and after it was confirmed).
+    pub deletion_review: Option<DeletionReview>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunProgress {
+    /// Pages fetched from Okta so far.
+    pub pages_fetched: i64,
+    /// Pages written to the database so far.
+    pub pages_written: i64,
+    /// How many pages the run has in all, once every chain has ended.
+    pub pages_total: Option<i64>,
+    /// Every page has been fetched from Okta.
+    pub fetch_complete: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunCounts {
+    pub okta_requests: i64,
+    pub users_seen: i64,
+    pub users_changed: i64,
+    pub users_removed: i64,
+    pub groups_seen: i64,
+    pub groups_changed: i64,
+    pub groups_removed: i64,
+    pub memberships_seen: i64,
+    pub memberships_added: i64,
+    pub memberships_removed: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunError {
+    pub code: ErrorCodeDto,
+    /// What happened, in words (for `internal`, only that it was ours).
+    pub message: String,
+    /// What the customer's admin can do about it.
+    pub remedy: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletionReview {
+    /// Users the run would remove once confirmed.
+    pub pending_user_removals: Option<i64>,
+    /// When someone confirmed (`POST /v1/syncs/{run_id}/confirm-deletions`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub confirmed_at: Option<OffsetDateTime>,
+}
+
+impl From<RunView> for Run {
+    fn from(r: RunView) -> Run {
+        let state = match r.state.0 {
+            RunState::Queued => RunStateDto::Queued,
+            RunState::Running => RunStateDto::Running,
+            RunState::Succeeded => RunStateDto::Succeeded,
+            RunState::Failed => RunStateDto::Failed,
+            RunState::NeedsReview => RunStateDto::NeedsReview,
+        };
+        let error = r.error_code.as_deref().map(|text| {
+            let code = text.parse::<ErrorCode>().unwrap_or(ErrorCode::Internal);
+            let message = match code {
+                // Our own failures may name internals; the logs have them.
+                ErrorCode::Internal => "the sync failed on our side".to_owned(),
+                _ => r.error_message.clone().unwrap_or_else(|| code.to_string()),
+            };
+            RunError {
+                code: code.into(),
+                message,
+                remedy: code.remedy().to_owned(),
+            }
+        });
+        let deletion_review =
+            (state == RunStateDto::NeedsReview || r.deletions_confirmed_at.is_some()).then_some(DeletionReview {
+                pending_user_removals: r.pending_user_removals,
+                confirmed_at: r.deletions_confirmed_at,
+            });
+        Run {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            mode: r.mode.0.into(),
+            trigger: match r.trigger.0 {
+                Trigger::Manual => TriggerDto::Manual,
+                Trigger::Scheduled => TriggerDto::Scheduled,
+            },
+            state,
+            attempt: r.attempt,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            scheduled_for: r.scheduled_for,
+            progress: RunProgress {
+                pages_fetched: r.pages_fetched,
+                pages_written: r.pages_written,
+                pages_total: r.pages_total.map(i64::from),
+                fetch_complete: r.fetch_completed_at.is_some(),
+            },
+            counts: RunCounts {
+                okta_requests: r.okta_requests,
+                users_seen: r.users_seen,
+                users_changed: r.users_changed,
+                users_removed: r.users_removed,
+                groups_seen: r.groups_seen,
+                groups_changed: r.groups_changed,
+                groups_removed: r.groups_removed,
+                memberships_seen: r.memberships_seen,
+                memberships_added: r.memberships_added,
+                memberships_removed: r.memberships_removed,
+            },
+            error,
+            deletion_review,
+        }
+    }
+}
+
+/// The answer to `POST /v1/tenants/{id}/syncs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncStarted {
+    #[serde(flatten)]
+    pub run: Run,
+    /// True when the tenant already had a queued or running run, which is
+    /// returned instead of starting another (status 200 instead of 202).
+    pub already_active: bool,
+}

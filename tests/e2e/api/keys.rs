@@ -1,0 +1,95 @@
+//! API keys from the configuration; token keys rotated by `dirsync keys rotate`.
+
+use super::*;
+use crate::harness::{TestEnv, spec};
+use dirsync_okta_sim::SimConfig;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_re_encrypts_every_token_under_the_active_key() {
+    const OLD: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const NEW: &str = "HxwdHhobGBkWFxQVEhMQEQ4PDA0KCwgJBgcEBQIDAAE=";
+    let env = TestEnv::start_without_roles("api_keys", spec(10, 2, 1), SimConfig::default().with_token(GOOD)).await;
+    // Tokens stored under the environment's key (`test`).
+    let a = env.tenant("a", GOOD).await;
+    let b = env.tenant("b", WRONG).await;
+    let mut config = env.config.clone();
+    assert_eq!(
+        config
+            .secrets
+            .key
+            .as_ref()
+            .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
+            .as_deref(),
+        Some(OLD)
+    );
+    config.secrets.previous_keys.insert("test".into(), OLD.into());
+    config.secrets.key_id = Some("k2".into());
+    config.secrets.key = Some(NEW.into());
+
+    let (report, line) = dirsync::commands::rotate_keys(&config).await.unwrap();
+    assert_eq!((report.re_encrypted, report.already_current), (2, 0), "{line}");
+    assert_eq!(line, "re-encrypted 2 token(s) under key `k2`; 0 already were");
+    let (again, _) = dirsync::commands::rotate_keys(&config).await.unwrap();
+    assert_eq!((again.re_encrypted, again.already_current), (0, 2), "idempotent");
+
+    let key_ids: Vec<(String,)> = sqlx::query_as("SELECT token_key_id FROM tenants ORDER BY id")
+        .fetch_all(env.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(key_ids, [("k2".to_owned(),), ("k2".to_owned(),)]);
+    // Only the new key is needed now.
+    let only_new = dirsync_store::TokenCipher::from_config(&dirsync_store::SecretsConfig {
+        key_id: Some("k2".into()),
+        key: Some(NEW.into()),
+        ..Default::default()
+    })
+    .unwrap();
+    for (tenant, token) in [(a, GOOD), (b, WRONG)] {
+        let (_, back) = env.store.tenant_credentials(&only_new, tenant).await.unwrap();
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&back), token);
+    }
+
+    // A token under a key nobody configured is reported, not lost.
+    sqlx::query("UPDATE tenants SET token_key_id = 'lost' WHERE id = $1")
+        .bind(a)
+        .execute(env.store.pool())
+        .await
+        .unwrap();
+    let (report, _) = dirsync::commands::rotate_keys(&config).await.unwrap();
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, a);
+    assert!(report.failed[0].1.contains("lost"));
+    env.stop().await;
+}
+
+#[test]
+fn api_keys_come_from_one_comma_separated_variable_or_a_file_setting() {
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let config = dirsync::Config::load_from(
+        None,
+        env(&[
+            ("DIRSYNC_API__KEYS", "key-one-0123456789abc, key-two-0123456789abc"),
+            ("DIRSYNC_API__KEYS_FILE", "/run/secrets/api-keys"),
+        ]),
+    )
+    .unwrap();
+    let keys: Vec<&str> = config
+        .api
+        .keys
+        .iter()
+        .map(secrecy::ExposeSecret::expose_secret)
+        .collect();
+    assert_eq!(keys, ["key-one-0123456789abc", "key-two-0123456789abc"]);
+    assert_eq!(
+        config.api.keys_file.as_deref(),
+        Some(std::path::Path::new("/run/secrets/api-keys"))
+    );
+    let none = dirsync::Config::load_from(None, env(&[])).unwrap();
+    let err = ApiKeys::load(&none.api).unwrap_err().to_string();
+    assert!(err.contains("api.keys") && err.contains("DIRSYNC_API__KEYS"), "{err}");
+}
