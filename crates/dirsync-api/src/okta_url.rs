@@ -3,18 +3,20 @@
 //! the `-admin` console refused with the right URL suggested, and the host
 //! name **resolved**, every address it resolves to refused if it is
 //! loopback, private, link-local, shared (CGNAT), multicast, reserved,
-//! a cloud metadata address or an IPv4 address dressed as IPv6.
+//! a cloud metadata address or an IPv4 address dressed as IPv6
+//! ([`dirsync_okta::forbidden_address`], the one table of them).
+//!
+//! This check gives the customer a precise message early; it is not what
+//! stops DNS rebinding. The Okta client resolves the name again at every
+//! connection and drops the same addresses (`dirsync-okta`'s SSRF guard),
+//! so a name re-pointed at an internal address after this check is still
+//! never called.
 //!
 //! `okta.allow_insecure_urls` (the simulator, tests) turns the address and
 //! scheme checks off; the `-admin` check stays.
 
-use dirsync_okta::{OrgUrl, OrgUrlError};
-use std::{
-    collections::HashMap,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
-    sync::Arc,
-    time::Duration,
-};
+use dirsync_okta::{OrgUrl, OrgUrlError, forbidden_address};
+use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
 use url::{Host, Url};
 
 /// Okta's own domains, where `<org>-admin.` is the admin console.
@@ -130,7 +132,7 @@ pub async fn check(input: &str, policy: &UrlPolicy) -> Result<OrgUrl, String> {
         .await
         .map_err(|why| format!("`{host}`: {why}; check the Okta URL ({EXAMPLE})"))?;
     for ip in ips {
-        if let Some(kind) = forbidden(ip) {
+        if let Some(kind) = forbidden_address(&ip) {
             return Err(format!(
                 "`{host}` resolves to {ip}, a {kind} address; an Okta org is on the public \
                  internet ({EXAMPLE})"
@@ -174,84 +176,8 @@ fn ip_literal(url: &Url) -> String {
         Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
         _ => return format!("the Okta URL has no host name ({EXAMPLE})"),
     };
-    let kind = forbidden(ip).unwrap_or("public");
+    let kind = forbidden_address(&ip).unwrap_or("public");
     format!("the Okta URL must be a domain name, not an IP address ({ip}, {kind}); {EXAMPLE}")
-}
-
-/// Why `ip` must never be called with a customer's token, or `None` for
-/// an ordinary public address.
-pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => forbidden_v6(v6),
-    }
-}
-
-fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    let kind = match (a, b, c) {
-        _ if ip == Ipv4Addr::new(169, 254, 169, 254) => "cloud metadata",
-        // Azure's wire server and Alibaba's metadata service.
-        _ if ip == Ipv4Addr::new(168, 63, 129, 16) => "cloud metadata",
-        _ if ip == Ipv4Addr::new(100, 100, 100, 200) => "cloud metadata",
-        (0, ..) => "unspecified (0.0.0.0/8)",
-        (10, ..) => "private",
-        (127, ..) => "loopback",
-        (169, 254, _) => "link-local",
-        (172, 16..=31, _) => "private",
-        (192, 168, _) => "private",
-        (100, 64..=127, _) => "shared (CGNAT)",
-        (192, 0, 0) => "IETF-reserved",
-        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation",
-        (198, 18..=19, _) => "benchmarking",
-        (224..=239, ..) => "multicast",
-        (240..=255, ..) => "reserved",
-        _ => return None,
-    };
-    Some(kind)
-}
-
-fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let s = ip.segments();
-    if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
-        return Some("cloud metadata");
-    }
-    if ip.is_unspecified() {
-        return Some("unspecified");
-    }
-    if ip.is_loopback() {
-        return Some("loopback");
-    }
-    if ip.to_ipv4_mapped().is_some() {
-        return Some("IPv4-mapped");
-    }
-    let kind = match s[0] {
-        // ::a.b.c.d, the deprecated IPv4-compatible form.
-        0 if s[1..6] == [0; 5] => "IPv4-compatible",
-        0x64 if s[1] == 0xff9b => {
-            // NAT64: the embedded IPv4 address decides.
-            let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-            if s[1..6] == [0xff9b, 0, 0, 0, 0] {
-                forbidden_v4(v4)?
-            } else {
-                "local NAT64"
-            }
-        }
-        0x100 if s[1..4] == [0; 3] => "discard-only",
-        0x2001 if s[1] == 0 => "Teredo",
-        0x2001 if s[1] == 0xdb8 => "documentation",
-        0x2002 => {
-            // 6to4: the embedded IPv4 address decides.
-            let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
-            forbidden_v4(v4)?
-        }
-        x if x & 0xfe00 == 0xfc00 => "private (unique local)",
-        x if x & 0xffc0 == 0xfe80 => "link-local",
-        x if x & 0xffc0 == 0xfec0 => "site-local",
-        x if x & 0xff00 == 0xff00 => "multicast",
-        _ => return None,
-    };
-    Some(kind)
 }
 
 #[cfg(test)]
@@ -360,28 +286,5 @@ mod tests {
         let org = check("http://127.0.0.1:8181/", &dev).await.unwrap();
         assert_eq!(org.to_string(), "http://127.0.0.1:8181");
         assert!(check("https://acme-admin.okta.com", &dev).await.is_err());
-    }
-
-    #[test]
-    fn address_classes() {
-        let kind = |s: &str| forbidden(s.parse().unwrap());
-        for public in ["8.8.8.8", "44.231.10.5", "2600:1f14::1", "172.32.0.1", "100.128.0.1"] {
-            assert_eq!(kind(public), None, "{public}");
-        }
-        for (ip, expected) in [
-            ("0.0.0.0", "unspecified (0.0.0.0/8)"),
-            ("172.16.5.4", "private"),
-            ("192.168.1.1", "private"),
-            ("224.0.0.1", "multicast"),
-            ("255.255.255.255", "reserved"),
-            ("fe80::1", "link-local"),
-            ("ff02::1", "multicast"),
-            ("::", "unspecified"),
-            ("64:ff9b::a00:1", "private"),
-            ("2002:a00:1::", "private"),
-            ("2001:db8::1", "documentation"),
-        ] {
-            assert_eq!(kind(ip), Some(expected), "{ip}");
-        }
     }
 }

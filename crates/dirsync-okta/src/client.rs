@@ -1,12 +1,14 @@
 //! The client: page-at-a-time access by absolute URL.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
-use url::{Origin, Url};
+use url::{Host, Origin, Url};
 
+use crate::address::forbidden_address;
 use crate::config::ClientConfig;
 use crate::error::OktaError;
 use crate::family::Family;
@@ -15,6 +17,7 @@ use crate::limiter::Limiter;
 use crate::link;
 use crate::org_url::OrgUrl;
 use crate::organization::Organization;
+use crate::resolve::PublicOnlyResolver;
 use crate::retry::RetryState;
 use crate::stats::{ClientStats, Counters, Outcome};
 use crate::token::ApiToken;
@@ -73,19 +76,26 @@ impl OktaClient {
                 reason: "must be a valid HTTP header value",
             });
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
             // A redirect could lead off the tenant's origins; Okta's API
             // does not redirect, so a 3xx is reported, never followed.
             .redirect(reqwest::redirect::Policy::none())
-            .https_only(!org.is_insecure())
-            .build()
-            .map_err(|_| OktaError::InvalidConfig {
-                key: "http_client",
-                reason: "the HTTP client could not be built (TLS setup)",
-            })?;
+            .https_only(!org.is_insecure());
+        if !org.is_insecure() {
+            // SSRF: names are resolved again at every new connection and
+            // non-public addresses dropped, so a name re-pointed at
+            // loopback, a private network or a metadata service since it
+            // was checked is never called with the token. Plain http (the
+            // simulator, tests) resolves as reqwest does.
+            builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+        }
+        let http = builder.build().map_err(|_| OktaError::InvalidConfig {
+            key: "http_client",
+            reason: "the HTTP client could not be built (TLS setup)",
+        })?;
         let origins = RwLock::new(HashSet::from([org.as_url().origin()]));
         let limiter = Limiter::new(&config);
         Ok(Self {
@@ -260,6 +270,10 @@ impl OktaClient {
         if auth == Auth::Token {
             self.check_origin(url)?;
         }
+        if !self.inner.org.is_insecure() {
+            // IP literals never reach the resolver.
+            refuse_forbidden_literal(url)?;
+        }
         let family = Family::from_path(url.path());
         let mut retry = RetryState::new(&self.inner.config);
         loop {
@@ -318,6 +332,24 @@ impl OktaClient {
         } else {
             Err(OktaError::from_response(status, &headers, &body, &path))
         }
+    }
+}
+
+/// An IP literal host that no Okta org can have, refused before any
+/// connection (a secure client's resolver only sees names).
+fn refuse_forbidden_literal(url: &Url) -> Result<(), OktaError> {
+    let ip = match url.host() {
+        Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
+        Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
+        _ => return Ok(()),
+    };
+    match forbidden_address(&ip) {
+        None => Ok(()),
+        Some(kind) => Err(OktaError::Unreachable {
+            host: url.host_str().unwrap_or_default().to_owned(),
+            path: path_and_query(url),
+            reason: format!("{ip} is a {kind} address; not connecting, an Okta org is on the public internet"),
+        }),
     }
 }
 

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::rate_headers::RateLimitHeaders;
+use crate::resolve::NonPublicResolution;
 use crate::token::ApiToken;
 
 /// The parts of Okta's error body (`errorCode`, `errorSummary`, `errorId`,
@@ -145,7 +146,8 @@ pub enum OktaError {
         reason: String,
     },
     /// The org's host does not resolve or refuses connections: most likely
-    /// a wrong instance URL.
+    /// a wrong instance URL. Also a secure client's refusal to connect to a
+    /// host that resolves only to non-public addresses, or is one (SSRF).
     #[error("cannot reach the Okta org at {host} ({path}): {reason}")]
     Unreachable { host: String, path: String, reason: String },
     /// A 2xx body that is not the expected JSON.
@@ -249,6 +251,15 @@ impl OktaError {
                 reason: format!("timed out: {reason}"),
             };
         }
+        // Our resolver refused every address the name resolves to (SSRF):
+        // its own words, not reqwest's "dns error" wrapping.
+        if let Some(refusal) = find_source::<NonPublicResolution>(err) {
+            return OktaError::Unreachable {
+                host: host.to_owned(),
+                path,
+                reason: refusal.to_string(),
+            };
+        }
         if err.is_connect() && (err.is_dns() || is_connection_refused(err)) {
             return OktaError::Unreachable {
                 host: host.to_owned(),
@@ -336,6 +347,17 @@ fn source_chain(err: &reqwest::Error) -> String {
     } else {
         parts.join(": ")
     }
+}
+
+fn find_source<E: std::error::Error + 'static>(err: &reqwest::Error) -> Option<&E> {
+    let mut source = err.source();
+    while let Some(e) = source {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        source = e.source();
+    }
+    None
 }
 
 fn is_connection_refused(err: &reqwest::Error) -> bool {

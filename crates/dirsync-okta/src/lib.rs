@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod address;
 mod client;
 mod config;
 mod error;
@@ -10,12 +11,14 @@ pub mod link;
 mod org_url;
 mod organization;
 mod rate_headers;
+mod resolve;
 mod retry;
 mod stats;
 mod token;
 mod user;
 mod wire;
 
+pub use address::forbidden_address;
 pub use client::{OktaClient, Page};
 pub use config::ClientConfig;
 pub use error::{ErrorDetail, OktaError};

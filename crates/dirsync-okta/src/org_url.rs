@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
+use crate::address::forbidden_address;
+
 /// Why an instance URL was refused. Messages name the problem, never a secret
 /// (an instance URL carries none once userinfo is refused).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,16 +20,16 @@ pub enum OrgUrlError {
     NoHost,
     #[error("the Okta URL must not contain a user name or password")]
     Userinfo,
-    #[error("the Okta URL points at a private, loopback or link-local address")]
+    #[error("the Okta URL points at a private, loopback, link-local or otherwise non-public address")]
     PrivateAddress,
 }
 
 /// A normalised Okta origin: `https://host[:port]`, nothing else.
 ///
 /// Path, query and fragment of the input are dropped (people paste the admin
-/// console's address); userinfo is refused; plain `http` and IP literals in
-/// private ranges are refused unless `allow_insecure` (the simulator runs on
-/// loopback over http).
+/// console's address); userinfo is refused; plain `http`, `localhost` and IP
+/// literals that [`crate::forbidden_address`] refuses are refused unless
+/// `allow_insecure` (the simulator runs on loopback over http).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct OrgUrl(Url);
 
@@ -106,29 +108,16 @@ impl fmt::Debug for OrgUrl {
     }
 }
 
-/// Only literal addresses can be judged here; names that resolve to private
-/// addresses must be checked where DNS is resolved.
+/// Only literal addresses (and the name `localhost`) can be judged here;
+/// what names resolve to is checked by a secure client's resolver at every
+/// connection, and by `dirsync-api` when a tenant is registered.
 fn is_private_literal(host: &Host<&str>) -> bool {
     let ip = match host {
         Host::Domain(name) => return name.eq_ignore_ascii_case("localhost"),
         Host::Ipv4(v4) => IpAddr::V4(*v4),
         Host::Ipv6(v6) => IpAddr::V6(*v6),
     };
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| {
-                    v4.is_private() || v4.is_loopback() || v4.is_link_local()
-                })
-        }
-    }
+    forbidden_address(&ip).is_some()
 }
 
 #[cfg(test)]
@@ -189,6 +178,10 @@ mod tests {
             "https://169.254.169.254",
             "https://[::1]",
             "https://[fd00::1]",
+            "https://[::ffff:127.0.0.1]",
+            "https://[fd00:ec2::254]",
+            "https://100.64.0.1",
+            "https://192.0.2.1",
             "https://localhost:8443",
         ] {
             assert_eq!(OrgUrl::parse(input, false), Err(OrgUrlError::PrivateAddress), "{input}");

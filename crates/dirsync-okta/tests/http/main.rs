@@ -5,6 +5,7 @@ mod errors;
 mod pages;
 mod rate_limits;
 mod server;
+mod ssrf;
 
 /// A user as Okta lists it.
 pub fn user_json(id: &str) -> String {
