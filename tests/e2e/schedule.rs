@@ -120,7 +120,7 @@ async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures
         vec![ids[3]],
         "okta_unavailable is retried within the day; invalid_token waits for tomorrow"
     );
-    let next = store.next_scheduled_run(ids[2], later).await.unwrap().unwrap();
+    let next = store.next_scheduled_run(ids[2]).await.unwrap().unwrap();
     assert!(next > later && next <= later + time::Duration::days(1));
     env.stop().await;
 }

@@ -34,51 +34,45 @@ pub struct ScheduledRun {
 }
 
 /// `$1` is the scheduler's clock (a parameter, so tests and benchmarks can
-/// simulate days). A tenant is due when its latest slot is past and no run
-/// of it was created since that slot; the run is full if the last full
-/// success is older than the policy allows.
+/// simulate days). Due tenants are taken by the index on `next_run_at`
+/// (`SKIP LOCKED`: replicas share them), moved to their next slot after
+/// `$1` (so a scheduler back from downtime makes one run, not one per missed
+/// day), and get a run; the unique `(tenant, slot)` index and the
+/// one-active-run index make a second insert a no-op. The run is full when
+/// the last full success is older than the policy allows.
 const DUE_RUNS: &str = "
-WITH tz AS (
-    SELECT t.*,
-           CASE WHEN t.time_zone IN (SELECT name FROM pg_timezone_names) THEN t.time_zone ELSE 'UTC' END AS zone,
-           coalesce(t.preferred_hour * 60 + t.schedule_minute % 60, t.schedule_minute) AS minute
-    FROM tenants t
-), today AS (
-    SELECT tz.*, (date_trunc('day', $1 AT TIME ZONE zone) + make_interval(mins => minute)) AT TIME ZONE zone AS slot_today
-    FROM tz
-), due AS (
-    SELECT today.*, CASE WHEN slot_today <= $1 THEN slot_today ELSE slot_today - interval '1 day' END AS slot
-    FROM today
+WITH due AS (
+    SELECT id, next_run_at AS slot FROM tenants WHERE next_run_at <= $1
+    ORDER BY next_run_at LIMIT 2000 FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE tenants t SET next_run_at = dirsync_slot_after(t.schedule_minute, t.preferred_hour, t.time_zone, $1)
+    FROM due WHERE t.id = due.id
+    RETURNING t.id, due.slot, t.last_success_at, t.last_full_success_at
 )
 INSERT INTO sync_runs (id, tenant_id, mode, trigger, state, scheduled_for, changed_since, created_at)
-SELECT gen_random_uuid(), d.id,
-       CASE WHEN d.last_success_at IS NULL OR d.last_full_success_at IS NULL
-                 OR d.last_full_success_at < $1 - make_interval(secs => $2) THEN 'full' ELSE 'incremental' END,
-       'scheduled', 'queued', d.slot, d.last_success_at - make_interval(secs => $3), $1
-FROM due d
-WHERE d.slot >= d.created_at
-  AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.tenant_id = d.id AND r.created_at >= d.slot)
-ORDER BY d.slot
+SELECT gen_random_uuid(), m.id,
+       CASE WHEN m.last_success_at IS NULL OR m.last_full_success_at IS NULL
+                 OR m.last_full_success_at < $1 - make_interval(secs => $2) THEN 'full' ELSE 'incremental' END,
+       'scheduled', 'queued', m.slot, m.last_success_at - make_interval(secs => $3), $1
+FROM moved m
+ORDER BY m.slot
 ON CONFLICT DO NOTHING
 RETURNING id, tenant_id, mode";
 
-/// Retries of runs that failed on something that may pass. The slot is
-/// derived from the failure, so replicas insert it once.
+/// Retries of runs that failed on something that may pass, when that
+/// failure is the tenant's latest run. The slot is derived from the
+/// failure, so replicas insert it once.
 const RETRY_RUNS: &str = "
-WITH latest AS (
-    SELECT DISTINCT ON (r.tenant_id) r.tenant_id, r.state, r.error_code, r.finished_at, t.last_success_at, t.last_full_success_at
-    FROM sync_runs r JOIN tenants t ON t.id = r.tenant_id
-    ORDER BY r.tenant_id, r.created_at DESC
-)
 INSERT INTO sync_runs (id, tenant_id, mode, trigger, state, scheduled_for, changed_since, created_at)
-SELECT gen_random_uuid(), l.tenant_id,
-       CASE WHEN l.last_full_success_at IS NULL OR l.last_full_success_at < $1 - make_interval(secs => $2) THEN 'full' ELSE 'incremental' END,
-       'scheduled', 'queued', l.finished_at + make_interval(secs => $4), l.last_success_at - make_interval(secs => $3), $1
-FROM latest l
-WHERE l.state = 'failed' AND l.error_code IN ('okta_unavailable', 'internal')
-  AND l.finished_at + make_interval(secs => $4) <= $1
-  AND (SELECT count(*) FROM sync_runs f WHERE f.tenant_id = l.tenant_id AND f.state = 'failed'
-        AND f.created_at > $1 - interval '1 day') <= $5
+SELECT gen_random_uuid(), f.tenant_id,
+       CASE WHEN t.last_full_success_at IS NULL OR t.last_full_success_at < $1 - make_interval(secs => $2) THEN 'full' ELSE 'incremental' END,
+       'scheduled', 'queued', f.finished_at + make_interval(secs => $4), t.last_success_at - make_interval(secs => $3), $1
+FROM sync_runs f JOIN tenants t ON t.id = f.tenant_id
+WHERE f.state = 'failed' AND f.error_code IN ('okta_unavailable', 'internal')
+  AND f.finished_at > $1 - interval '1 day' AND f.finished_at + make_interval(secs => $4) <= $1
+  AND NOT EXISTS (SELECT 1 FROM sync_runs n WHERE n.tenant_id = f.tenant_id AND n.created_at > f.created_at)
+  AND (SELECT count(*) FROM sync_runs c WHERE c.tenant_id = f.tenant_id AND c.state = 'failed'
+        AND c.finished_at > $1 - interval '1 day') <= $5
 ON CONFLICT DO NOTHING
 RETURNING id, tenant_id, mode";
 
@@ -112,26 +106,13 @@ impl Store {
         Ok(created)
     }
 
-    /// When the tenant's next scheduled run is due after `at`.
-    pub async fn next_scheduled_run(
-        &self,
-        tenant_id: Uuid,
-        at: OffsetDateTime,
-    ) -> Result<Option<OffsetDateTime>, StoreError> {
-        let next: Option<(OffsetDateTime,)> = sqlx::query_as(
-            "WITH tz AS (
-                SELECT CASE WHEN t.time_zone IN (SELECT name FROM pg_timezone_names) THEN t.time_zone ELSE 'UTC' END AS zone,
-                       coalesce(t.preferred_hour * 60 + t.schedule_minute % 60, t.schedule_minute) AS minute
-                FROM tenants t WHERE t.id = $1
-             ), today AS (
-                SELECT (date_trunc('day', $2 AT TIME ZONE zone) + make_interval(mins => minute)) AT TIME ZONE zone AS slot FROM tz
-             )
-             SELECT CASE WHEN slot > $2 THEN slot ELSE slot + interval '1 day' END FROM today",
-        )
-        .bind(tenant_id)
-        .bind(at)
-        .fetch_optional(&self.pool)
-        .await?;
+    /// When the tenant's next scheduled run is due (in the past if the
+    /// scheduler is behind).
+    pub async fn next_scheduled_run(&self, tenant_id: Uuid) -> Result<Option<OffsetDateTime>, StoreError> {
+        let next: Option<(OffsetDateTime,)> = sqlx::query_as("SELECT next_run_at FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(next.map(|(t,)| t))
     }
 }

@@ -202,7 +202,7 @@ pub(crate) async fn verify_tenant(
 
 async fn tenant(app: &AppState, view: TenantView) -> Result<Tenant, ApiError> {
     let now = OffsetDateTime::now_utc();
-    let next = app.store.next_scheduled_run(view.id, now).await?;
+    let next = app.store.next_scheduled_run(view.id).await?;
     Ok(Tenant::new(view, next, now))
 }
 
