@@ -5,9 +5,11 @@ mod error_code;
 mod messages;
 mod records;
 mod run;
+mod token_health;
 
 pub use chain::{Chain, ChainParseError};
 pub use error_code::ErrorCode;
 pub use messages::{FetchCompleted, PageFetched, PagePayload, SyncRequested, WorkerMessage, WriterMessage};
 pub use records::{GroupRecord, UserRecord};
 pub use run::{RunState, SyncMode, Trigger, UnknownVariant};
+pub use token_health::{TOKEN_IDLE_LIFETIME, TOKEN_WARNING, token_lapse_warning, token_lapses_at};

@@ -86,7 +86,9 @@ impl Broker {
     /// Deletes this prefix's queues and exchanges (tests).
     pub async fn delete_topology(&self) -> Result<(), QueueError> {
         let channel = self.connection.create_channel().await?;
-        self.topology.delete(&channel).await
+        let deleted = self.topology.delete(&channel).await;
+        let _ = channel.close(200, "deleted".into()).await;
+        deleted
     }
 
     /// Closes politely: unacked deliveries go back to their queues at once.

@@ -7,11 +7,6 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// How long Okta keeps an unused API token alive.
-pub const TOKEN_IDLE_LIFETIME: time::Duration = time::Duration::days(30);
-/// How early `token_lapse_warning` turns on.
-pub const TOKEN_WARNING: time::Duration = time::Duration::days(7);
-
 /// A tenant. Its API token is never part of it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Tenant {
@@ -70,11 +65,10 @@ pub struct TokenHealth {
 
 impl TokenHealth {
     pub fn new(last_success: Option<OffsetDateTime>, now: OffsetDateTime) -> TokenHealth {
-        let lapses = last_success.map(|t| t + TOKEN_IDLE_LIFETIME);
         TokenHealth {
             last_okta_success_at: last_success,
-            token_lapses_at: lapses,
-            token_lapse_warning: lapses.is_some_and(|l| l - now <= TOKEN_WARNING),
+            token_lapses_at: dirsync_domain::token_lapses_at(last_success),
+            token_lapse_warning: dirsync_domain::token_lapse_warning(last_success, now),
         }
     }
 }

@@ -360,17 +360,19 @@ async fn bench_schedule(env: &BenchEnv, tenants: usize) -> anyhow::Result<()> {
     for i in 0..tenants {
         env.tenant(&format!("t{i}"), &sim, "sim-token").await?;
     }
-    eprintln!("  {:.1} s; simulating 24 hours of scheduler ticks, twice…", started.elapsed().as_secs_f64());
+    eprintln!(
+        "  {:.1} s; simulating 24 hours of scheduler ticks, twice…",
+        started.elapsed().as_secs_f64()
+    );
     let policy = env.config.scheduler.policy();
-    let day = time::OffsetDateTime::now_utc();
-    let least_loaded = simulate_day(&env.store, &policy, day).await?;
+    let least_loaded = simulate_day(&env.store, &policy).await?;
     // Side by side: the same tenants on hashed slots (what a plain
     // `hash(tenant) % 1440` would give).
     sqlx::query("DELETE FROM sync_runs").execute(env.store.pool()).await?;
     sqlx::query("UPDATE tenants SET schedule_minute = abs(hashtext(id::text)) % 1440")
         .execute(env.store.pool())
         .await?;
-    let hashed = simulate_day(&env.store, &policy, day).await?;
+    let hashed = simulate_day(&env.store, &policy).await?;
     let mean = tenants as f64 / 1440.0;
     for (name, per_minute) in [
         ("least-loaded minute (ours)", &least_loaded),
@@ -388,17 +390,20 @@ async fn bench_schedule(env: &BenchEnv, tenants: usize) -> anyhow::Result<()> {
 
 /// Steps a simulated clock through the next 24 hours, a minute at a time;
 /// returns the runs the scheduler created in each minute.
-async fn simulate_day(
-    store: &Store,
-    policy: &dirsync_store::SchedulePolicy,
-    day: time::OffsetDateTime,
-) -> anyhow::Result<Vec<usize>> {
+async fn simulate_day(store: &Store, policy: &dirsync_store::SchedulePolicy) -> anyhow::Result<Vec<usize>> {
+    let day = time::OffsetDateTime::now_utc();
     let mut per_minute = Vec::with_capacity(1440);
     let started = Instant::now();
-    for minute in 1..=1440 {
+    // Tick k covers (previous tick, start + k min + 59 s]: exactly one
+    // minute boundary, so one minute's slots.
+    for minute in 0..1440 {
         let at = day + time::Duration::minutes(minute) + time::Duration::seconds(59);
         per_minute.push(store.schedule_due_runs(at, policy).await?.len());
     }
-    eprintln!("  one simulated day: {:.1} s ({:.1} ms a tick)", started.elapsed().as_secs_f64(), started.elapsed().as_secs_f64() * 1000.0 / 1440.0);
+    eprintln!(
+        "  one simulated day: {:.1} s ({:.1} ms a tick)",
+        started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64() * 1000.0 / 1440.0
+    );
     Ok(per_minute)
 }

@@ -19,12 +19,18 @@ pub(super) async fn run(config: &Config, cmd: TenantCommand) -> anyhow::Result<(
             println!("{}", tenant.id);
         }
         TenantCommand::List => {
+            let now = time::OffsetDateTime::now_utc();
+            println!("id\tname\tinstance URL\tlast Okta success\ttoken lapses");
             for t in store.list_tenants().await? {
-                let last = t
-                    .last_okta_success_at
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "never".into());
-                println!("{}\t{}\t{}\tlast Okta success: {last}", t.id, t.name, t.okta_url);
+                let show = |d: Option<time::OffsetDateTime>| d.map_or_else(|| "never".into(), |d| d.date().to_string());
+                let lapses = show(dirsync_domain::token_lapses_at(t.last_okta_success_at));
+                let flag = if dirsync_domain::token_lapse_warning(t.last_okta_success_at, now) {
+                    "  <- within 7 days: sync or verify it, or ask for a new token"
+                } else {
+                    ""
+                };
+                let last = show(t.last_okta_success_at);
+                println!("{}\t{}\t{}\t{last}\t{lapses}{flag}", t.id, t.name, t.okta_url);
             }
         }
     }
