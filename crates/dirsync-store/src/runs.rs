@@ -448,10 +448,13 @@ impl Store {
     /// candidates for removal, each to be confirmed with Okta by id.
     pub async fn unseen_users(&self, run_id: Uuid, tenant_id: Uuid) -> Result<Vec<String>, StoreError> {
         let ids: Vec<(String,)> = sqlx::query_as(
-            "SELECT u.okta_id FROM users u
-             WHERE u.tenant_id = $2 AND u.deleted_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = $1 AND s.kind = 'u' AND s.okta_id = u.okta_id)
-             ORDER BY u.okta_id",
+            // EXCEPT hashes both sides whatever the (often stale) statistics
+            // of the young sync_seen rows say; a NOT EXISTS planned as a
+            // nested loop took 10 s at 10,000 users.
+            "SELECT okta_id FROM users WHERE tenant_id = $2 AND deleted_at IS NULL
+             EXCEPT
+             SELECT okta_id FROM sync_seen WHERE run_id = $1 AND kind = 'u'
+             ORDER BY okta_id",
         )
         .bind(run_id)
         .bind(tenant_id)

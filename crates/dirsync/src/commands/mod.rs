@@ -26,7 +26,7 @@ use std::process::ExitCode;
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     let mut log = config.log.clone();
-    if matches!(cli.command, Command::Demo(_) | Command::Sync(_))
+    if matches!(cli.command, Command::Demo(_) | Command::Sync(_) | Command::Bench(_))
         && log.filter == dirsync_telemetry::LogConfig::default().filter
     {
         // Interactive commands show a progress line; logs would scroll it away.
