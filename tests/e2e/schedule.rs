@@ -124,3 +124,48 @@ async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures
     assert!(next > later && next <= later + time::Duration::days(1));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pruning_drops_published_events_and_finished_runs_bookkeeping_but_keeps_the_runs() {
+    let env = TestEnv::start("prune", spec(120, 4, 3), SimConfig::default().with_token("tok-prune")).await;
+    let tenant = env.tenant("acme", "tok-prune").await;
+    let run = env.sync(tenant).await;
+    assert_eq!(run.state(), dirsync_domain::RunState::Succeeded);
+    let store = env.store.clone();
+    let count = |sql: &'static str| {
+        let store = store.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(store.pool()).await.unwrap();
+            n
+        }
+    };
+    // The writer's relay publishes the run's events within a moment.
+    for _ in 0..100 {
+        if count("SELECT count(*) FROM change_events WHERE published_at IS NULL").await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(count("SELECT count(*) FROM change_events").await > 0);
+    assert!(count("SELECT count(*) FROM sync_pages").await > 0);
+
+    let mut pruned = 0;
+    loop {
+        let n = env.store.prune(Duration::ZERO).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        pruned += n;
+    }
+
+    assert!(pruned > 0);
+    assert_eq!(count("SELECT count(*) FROM change_events").await, 0);
+    assert_eq!(count("SELECT count(*) FROM sync_pages").await, 0);
+    let kept = env.store.run(run.id).await.unwrap();
+    assert_eq!(
+        kept.pages_written, run.pages_written,
+        "a pruned run still tells its pages"
+    );
+    assert_eq!(kept.users_seen, run.users_seen);
+    env.stop().await;
+}

@@ -24,6 +24,9 @@ pub struct SchedulerConfig {
     pub retry_after_ms: u64,
     /// ...at most this many times a day.
     pub max_retries_per_day: i64,
+    /// Published change events and finished runs' bookkeeping are deleted
+    /// after this many days (the runs themselves are kept).
+    pub retention_days: u64,
 }
 
 impl SchedulerConfig {
@@ -45,6 +48,7 @@ impl Default for SchedulerConfig {
             full_every_hours: 7 * 24,
             retry_after_ms: 30 * 60 * 1000,
             max_retries_per_day: 3,
+            retention_days: 7,
         }
     }
 }
@@ -154,6 +158,17 @@ pub async fn schedule_once(
     Ok(runs.len())
 }
 
+/// Deletes a batch of old outbox and bookkeeping rows. A failure is only
+/// logged: it is retried on the next tick and harms nothing meanwhile.
+async fn prune(store: &Store, config: &SchedulerConfig) {
+    let keep = Duration::from_secs(config.retention_days * 24 * 3600);
+    match store.prune(keep).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(rows = n, "pruned old change events and run bookkeeping"),
+        Err(e) => tracing::warn!(error = %e, "pruning failed; retrying next tick"),
+    }
+}
+
 /// Sweeps every `tick_ms` until `shutdown`, reconnecting as needed.
 pub async fn run(config: SchedulerConfig, deps: SchedulerDeps, shutdown: CancellationToken) -> anyhow::Result<()> {
     let tick = Duration::from_millis(config.tick_ms);
@@ -193,6 +208,7 @@ async fn session(
             .await?;
         }
         redeliver_once(&deps.store, &publisher, broker.topology(), stale).await?;
+        prune(&deps.store, config).await;
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(tick) => {}

@@ -5,7 +5,7 @@
 //! `OFFSET`: a page costs the same at the end of a 100,000-user directory as
 //! at its start, and rows written meanwhile neither repeat nor vanish.
 
-use crate::{ModeText, StateText, Store, StoreError, TriggerText};
+use crate::{RunRecord, Store, StoreError, runs::RUN_SELECT};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -33,54 +33,6 @@ pub struct TenantView {
 pub(crate) const TENANT_COLUMNS: &str = "id, name, okta_url, okta_org_id, last_okta_success_at,
     schedule_minute, preferred_hour, time_zone, deletion_max_percent, deletion_min_users,
     last_success_at, last_full_success_at, created_at, updated_at";
-
-/// A run with every column the API shows.
-#[derive(Debug, Clone, PartialEq, FromRow)]
-pub struct RunView {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    #[sqlx(try_from = "String")]
-    pub mode: ModeText,
-    #[sqlx(try_from = "String")]
-    pub trigger: TriggerText,
-    #[sqlx(try_from = "String")]
-    pub state: StateText,
-    pub attempt: i32,
-    pub created_at: OffsetDateTime,
-    pub started_at: Option<OffsetDateTime>,
-    pub finished_at: Option<OffsetDateTime>,
-    pub scheduled_for: Option<OffsetDateTime>,
-    pub changed_since: Option<OffsetDateTime>,
-    pub fetch_completed_at: Option<OffsetDateTime>,
-    pub pages_total: Option<i32>,
-    pub pages_written: i64,
-    pub pages_fetched: i64,
-    pub okta_requests: i64,
-    pub users_seen: i64,
-    pub users_changed: i64,
-    pub users_removed: i64,
-    pub groups_seen: i64,
-    pub groups_changed: i64,
-    pub groups_removed: i64,
-    pub memberships_seen: i64,
-    pub memberships_added: i64,
-    pub memberships_removed: i64,
-    pub pending_user_removals: Option<i64>,
-    pub deletions_confirmed_at: Option<OffsetDateTime>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-}
-
-const RUN_VIEW_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger, r.state, r.attempt,
-        r.created_at, r.started_at, r.finished_at, r.scheduled_for, r.changed_since,
-        r.fetch_completed_at, r.pages_total,
-        (SELECT count(*) FROM sync_pages p WHERE p.run_id = r.id) AS pages_written,
-        (SELECT coalesce(sum(c.pages), 0)::bigint FROM sync_chains c WHERE c.run_id = r.id) AS pages_fetched,
-        r.okta_requests, r.users_seen, r.users_changed, r.users_removed,
-        r.groups_seen, r.groups_changed, r.groups_removed,
-        r.memberships_seen, r.memberships_added, r.memberships_removed,
-        r.pending_user_removals, r.deletions_confirmed_at, r.error_code, r.error_message
-    FROM sync_runs r";
 
 /// Where a page of runs (newest first) continues.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -187,26 +139,15 @@ impl Store {
         .await?)
     }
 
-    pub async fn run_view(&self, run_id: Uuid) -> Result<RunView, StoreError> {
-        sqlx::query_as::<_, RunView>(sqlx::AssertSqlSafe(format!("{RUN_VIEW_SELECT} WHERE r.id = $1")))
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "sync run",
-                id: run_id.to_string(),
-            })
-    }
-
     /// The tenant's runs, newest first, older than `before`.
     pub async fn tenant_runs_page(
         &self,
         tenant_id: Uuid,
         before: Option<RunKey>,
         limit: i64,
-    ) -> Result<Vec<RunView>, StoreError> {
-        Ok(sqlx::query_as::<_, RunView>(sqlx::AssertSqlSafe(format!(
-            "{RUN_VIEW_SELECT}
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(sqlx::query_as::<_, RunRecord>(sqlx::AssertSqlSafe(format!(
+            "{RUN_SELECT}
              WHERE r.tenant_id = $1
                AND ($2::timestamptz IS NULL OR (r.created_at, r.id) < ($2, $3))
              ORDER BY r.created_at DESC, r.id DESC LIMIT $4"
@@ -220,10 +161,13 @@ impl Store {
     }
 
     /// The tenant's newest run, and its active one (queued or running), if any.
-    pub async fn latest_run_views(&self, tenant_id: Uuid) -> Result<(Option<RunView>, Option<RunView>), StoreError> {
+    pub async fn latest_run_views(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<(Option<RunRecord>, Option<RunRecord>), StoreError> {
         let latest = self.tenant_runs_page(tenant_id, None, 1).await?.pop();
-        let active = sqlx::query_as::<_, RunView>(sqlx::AssertSqlSafe(format!(
-            "{RUN_VIEW_SELECT} WHERE r.tenant_id = $1 AND r.state IN ('queued', 'running')
+        let active = sqlx::query_as::<_, RunRecord>(sqlx::AssertSqlSafe(format!(
+            "{RUN_SELECT} WHERE r.tenant_id = $1 AND r.state IN ('queued', 'running')
              ORDER BY r.created_at DESC LIMIT 1"
         )))
         .bind(tenant_id)

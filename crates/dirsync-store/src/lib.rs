@@ -7,6 +7,7 @@ mod directory;
 mod error;
 mod events;
 mod finalize;
+mod retention;
 mod runs;
 mod schedule;
 mod tenant_admin;
@@ -14,7 +15,7 @@ mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use api_reads::{DirectoryQuery, GroupRow, RunKey, RunView, TenantView, UserRow};
+pub use api_reads::{DirectoryQuery, GroupRow, RunKey, TenantView, UserRow};
 pub use cipher::{CipherError, SecretsConfig, TokenCipher};
 pub use config::StoreConfig;
 pub use directory::{DirectoryCounts, PageBatch, WrittenBatch};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// A run: state, progress and counts.
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct RunRecord {
     pub id: Uuid,
@@ -19,31 +20,29 @@ pub struct RunRecord {
     #[sqlx(try_from = "String")]
     pub state: StateText,
     pub attempt: i32,
+    pub created_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+    pub scheduled_for: Option<OffsetDateTime>,
+    pub changed_since: Option<OffsetDateTime>,
     pub fetch_completed_at: Option<OffsetDateTime>,
     pub pages_total: Option<i32>,
-    /// Pages applied by the writers so far (progress).
     pub pages_written: i64,
-    /// Pages fetched so far over every chain (progress).
     pub pages_fetched: i64,
     pub okta_requests: i64,
     pub users_seen: i64,
     pub users_changed: i64,
+    pub users_removed: i64,
     pub groups_seen: i64,
     pub groups_changed: i64,
+    pub groups_removed: i64,
     pub memberships_seen: i64,
     pub memberships_added: i64,
-    pub users_removed: i64,
-    pub groups_removed: i64,
     pub memberships_removed: i64,
-    /// For `needs_review`: the users the run would remove once confirmed.
     pub pending_user_removals: Option<i64>,
-    pub changed_since: Option<OffsetDateTime>,
-    pub scheduled_for: Option<OffsetDateTime>,
+    pub deletions_confirmed_at: Option<OffsetDateTime>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
-    pub created_at: OffsetDateTime,
-    pub started_at: Option<OffsetDateTime>,
-    pub finished_at: Option<OffsetDateTime>,
 }
 
 /// Text columns parsed into domain enums as rows are read.
@@ -79,15 +78,18 @@ impl RunRecord {
     }
 }
 
-const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger, r.state, r.attempt,
+pub(crate) const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger, r.state, r.attempt,
+        r.created_at, r.started_at, r.finished_at, r.scheduled_for, r.changed_since,
         r.fetch_completed_at, r.pages_total,
-        (SELECT count(*) FROM sync_pages p WHERE p.run_id = r.id) AS pages_written,
+        -- A finished run's page records may be pruned: its total stands.
+        CASE WHEN r.state = 'succeeded' THEN r.pages_total::bigint
+             ELSE (SELECT count(*) FROM sync_pages p WHERE p.run_id = r.id) END AS pages_written,
         (SELECT coalesce(sum(c.pages), 0)::bigint FROM sync_chains c WHERE c.run_id = r.id) AS pages_fetched,
-        r.okta_requests, r.users_seen, r.users_changed, r.groups_seen, r.groups_changed,
-        r.memberships_seen, r.memberships_added, r.users_removed, r.groups_removed, r.memberships_removed,
-        r.pending_user_removals, r.changed_since, r.scheduled_for, r.error_code, r.error_message,
-        r.created_at, r.started_at, r.finished_at
-    FROM sync_runs r WHERE r.id = $1";
+        r.okta_requests, r.users_seen, r.users_changed, r.users_removed,
+        r.groups_seen, r.groups_changed, r.groups_removed,
+        r.memberships_seen, r.memberships_added, r.memberships_removed,
+        r.pending_user_removals, r.deletions_confirmed_at, r.error_code, r.error_message
+    FROM sync_runs r";
 
 pub struct NewRun {
     pub tenant_id: Uuid,
@@ -185,7 +187,7 @@ impl Store {
     }
 
     pub async fn run(&self, run_id: Uuid) -> Result<RunRecord, StoreError> {
-        sqlx::query_as::<_, RunRecord>(RUN_SELECT)
+        sqlx::query_as::<_, RunRecord>(sqlx::AssertSqlSafe(format!("{RUN_SELECT} WHERE r.id = $1")))
             .bind(run_id)
             .fetch_optional(&self.pool)
             .await?

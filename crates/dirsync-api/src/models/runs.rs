@@ -2,7 +2,7 @@
 
 use super::{ErrorCodeDto, RunStateDto, SyncModeDto, TriggerDto};
 use dirsync_domain::{ErrorCode, RunState, Trigger};
-use dirsync_store::RunView;
+use dirsync_store::RunRecord;
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -79,8 +79,8 @@ pub struct DeletionReview {
     pub confirmed_at: Option<OffsetDateTime>,
 }
 
-impl From<RunView> for Run {
-    fn from(r: RunView) -> Run {
+impl From<RunRecord> for Run {
+    fn from(r: RunRecord) -> Run {
         let state = match r.state.0 {
             RunState::Queued => RunStateDto::Queued,
             RunState::Running => RunStateDto::Running,

@@ -44,7 +44,7 @@ pub(crate) async fn start_sync(
     app.store.tenant_view(id).await?;
     let mode: SyncMode = body.mode.unwrap_or(SyncModeDto::Full).into();
     let (run, created) = request(&app, id, mode).await?;
-    let run = app.store.run_view(run.id).await?;
+    let run = app.store.run(run.id).await?;
     let status = if created {
         tracing::info!(tenant_id = %id, run_id = %run.id, mode = %mode, "manual sync queued");
         StatusCode::ACCEPTED
@@ -145,7 +145,7 @@ pub(crate) async fn get_sync(
     State(app): State<AppState>,
     ApiPath(run_id): ApiPath<Uuid>,
 ) -> Result<Json<Run>, ApiError> {
-    Ok(Json(app.store.run_view(run_id).await?.into()))
+    Ok(Json(app.store.run(run_id).await?.into()))
 }
 
 /// Confirm the deletions of a run that stopped in `needs_review`.
@@ -167,10 +167,10 @@ pub(crate) async fn confirm_deletions(
     match app.store.confirm_deletions(run_id).await? {
         Some(run) => {
             tracing::info!(run_id = %run_id, tenant_id = %run.tenant_id, "deletions confirmed");
-            Ok(Json(app.store.run_view(run_id).await?.into()))
+            Ok(Json(app.store.run(run_id).await?.into()))
         }
         None => {
-            let run = app.store.run_view(run_id).await?;
+            let run = app.store.run(run_id).await?;
             let state: RunState = run.state.0;
             Err(ApiError::Conflict {
                 code: "conflict",
