@@ -5,6 +5,7 @@
 
 mod api;
 mod bad_input;
+mod client_vs_sim;
 mod compare;
 mod fleet;
 mod full_sync;

@@ -1,10 +1,3 @@
-//! NOT COMPILED HERE. An end-to-end test of this client against
-//! `dirsync-okta-sim`, meant for the workspace's `tests/` package (which may
-//! depend on both crates). It passed against the simulator on 2026-11-28;
-//! it lives outside `tests/` so that this crate's build never depends on
-//! the simulator's. To run it, copy it into `tests/` with
-//! `dirsync-okta-sim` as a dev-dependency.
-//!
 //! The client against `dirsync-okta-sim`: whole chains of pages over real
 //! HTTP. The two share no code, so a model mistake in either shows here.
 
@@ -15,11 +8,7 @@ use dirsync_okta_sim::{OktaSim, OrgSpec, SimConfig, generate};
 use url::Url;
 
 async fn sim(users: usize, groups: usize) -> OktaSim {
-    let org = generate(&OrgSpec {
-        users,
-        groups,
-        seed: 7,
-    });
+    let org = generate(&OrgSpec { users, groups, seed: 7 });
     OktaSim::start(org, SimConfig::default().with_forbidden_token("read-only"))
         .await
         .expect("simulator starts")
@@ -50,12 +39,7 @@ async fn a_filtered_user_chain_returns_every_user_once_deprovisioned_included() 
     let filter = r#"lastUpdated gt "2000-01-01T00:00:00.000Z""#;
     let users = walk_users(&client, client.users_url(Some(filter), 50)).await;
 
-    let expected: HashSet<String> = sim
-        .org()
-        .users()
-        .iter()
-        .map(|u| u.id().to_owned())
-        .collect();
+    let expected: HashSet<String> = sim.org().users().iter().map(|u| u.id().to_owned()).collect();
     let got: HashSet<String> = users.iter().map(|u| u.id.clone()).collect();
     assert_eq!(users.len(), got.len(), "no user twice");
     assert_eq!(got, expected);
@@ -97,16 +81,10 @@ async fn get_user_and_credentials_errors_match_okta() {
     assert!(good.get_user("00uDOESNOTEXIST").await.unwrap().is_none());
 
     let wrong = client(&sim, "not-the-token");
-    let err = wrong
-        .users_page(&wrong.users_url(None, 10))
-        .await
-        .unwrap_err();
+    let err = wrong.users_page(&wrong.users_url(None, 10)).await.unwrap_err();
     assert!(matches!(err, OktaError::Unauthorized { .. }), "{err:?}");
 
     let read_only = client(&sim, "read-only");
-    let err = read_only
-        .users_page(&read_only.users_url(None, 10))
-        .await
-        .unwrap_err();
+    let err = read_only.users_page(&read_only.users_url(None, 10)).await.unwrap_err();
     assert!(matches!(err, OktaError::Forbidden { .. }), "{err:?}");
 }
