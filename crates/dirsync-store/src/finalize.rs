@@ -182,8 +182,12 @@ async fn derive_everyone(
             ));
         }
         let left: Vec<(String, String)> = sqlx::query_as(
-            "DELETE FROM group_members m WHERE m.tenant_id = $1 AND m.group_id = $2
-               AND NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = $1 AND u.okta_id = m.user_id AND u.deleted_at IS NULL)
+            "DELETE FROM group_members m USING (
+                 SELECT user_id FROM group_members WHERE tenant_id = $1 AND group_id = $2
+                 EXCEPT
+                 SELECT okta_id FROM users WHERE tenant_id = $1 AND deleted_at IS NULL
+             ) gone
+             WHERE m.tenant_id = $1 AND m.group_id = $2 AND m.user_id = gone.user_id
              RETURNING m.group_id, m.user_id",
         )
         .bind(run.tenant_id)
@@ -235,10 +239,16 @@ async fn replace_members(
     removed: &mut Removed,
 ) -> Result<(), StoreError> {
     let gone: Vec<(String, String)> = sqlx::query_as(
-        "DELETE FROM group_members m USING sync_chains c
-         WHERE c.run_id = $1 AND c.done AND c.chain = 'members:' || m.group_id AND m.tenant_id = $2
-           AND NOT EXISTS (SELECT 1 FROM sync_seen_members s
-                           WHERE s.run_id = $1 AND s.group_id = m.group_id AND s.user_id = m.user_id)
+        // EXCEPT, not NOT EXISTS: the seen rows are young and unanalysed, and
+        // a per-row plan over millions of memberships never finishes.
+        "DELETE FROM group_members m USING (
+             SELECT g.group_id, g.user_id FROM group_members g
+             JOIN sync_chains c ON c.run_id = $1 AND c.done AND c.chain = 'members:' || g.group_id
+             WHERE g.tenant_id = $2
+             EXCEPT
+             SELECT group_id, user_id FROM sync_seen_members WHERE run_id = $1
+         ) gone
+         WHERE m.tenant_id = $2 AND m.group_id = gone.group_id AND m.user_id = gone.user_id
          RETURNING m.group_id, m.user_id",
     )
     .bind(run.id)
@@ -291,8 +301,10 @@ async fn remove_unseen_groups(
 ) -> Result<(), StoreError> {
     let groups: Vec<(String,)> = sqlx::query_as(
         "UPDATE groups g SET deleted_at = now(), changed_at = now()
-         WHERE g.tenant_id = $2 AND g.deleted_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = $1 AND s.kind = 'g' AND s.okta_id = g.okta_id)
+         FROM (SELECT okta_id FROM groups WHERE tenant_id = $2 AND deleted_at IS NULL
+               EXCEPT
+               SELECT okta_id FROM sync_seen WHERE run_id = $1 AND kind = 'g') gone
+         WHERE g.tenant_id = $2 AND g.okta_id = gone.okta_id
          RETURNING g.okta_id",
     )
     .bind(run.id)

@@ -208,12 +208,14 @@ impl Store {
     }
 
     /// Takes the run's lease if it is queued, or running under a lease that
-    /// expired (its worker died). `None`: someone alive owns it, or it ended.
+    /// expired (its worker died). `None`: someone alive owns it, or it ended,
+    /// or its row is locked (a writer is finalizing it): a worker slot never
+    /// waits on a long finalize.
     pub async fn claim_run(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<Option<ClaimedRun>, StoreError> {
         let row: Option<ClaimRow> = sqlx::query_as(
             "UPDATE sync_runs SET state = 'running', attempt = attempt + 1, lease_owner = $2,
                     lease_expires_at = now() + make_interval(secs => $3), started_at = coalesce(started_at, now())
-             WHERE id = $1
+             WHERE id = (SELECT id FROM sync_runs WHERE id = $1 FOR UPDATE SKIP LOCKED)
                AND (state = 'queued' OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
              RETURNING tenant_id, mode, attempt, fetch_completed_at, pages_total, changed_since",
         )

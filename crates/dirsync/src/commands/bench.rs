@@ -32,6 +32,9 @@ pub enum BenchCommand {
         jitter_ms: u64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// No rate limits: measures dirsync's own throughput (writer, finalize).
+        #[arg(long)]
+        no_limits: bool,
     },
     /// How soon a manual sync starts behind a backlog of scheduled runs.
     Priority {
@@ -56,13 +59,19 @@ pub(super) async fn run(config: &Config, cmd: BenchCommand, shutdown: Cancellati
             latency_ms,
             jitter_ms,
             seed,
+            no_limits,
         } => {
             let latency = Latency {
                 fixed: Duration::from_millis(latency_ms),
                 jitter: Duration::from_millis(jitter_ms),
                 ..Latency::default()
             };
-            bench_sync(&env, OrgSpec { users, groups, seed }, latency, &shutdown).await
+            let limits = if no_limits {
+                RateLimits::unlimited()
+            } else {
+                RateLimits::okta()
+            };
+            bench_sync(&env, OrgSpec { users, groups, seed }, latency, limits, &shutdown).await
         }
         BenchCommand::Priority { backlog, samples } => bench_priority(&env, backlog, samples, &shutdown).await,
         BenchCommand::Schedule { tenants } => bench_schedule(&env, tenants).await,
@@ -164,11 +173,11 @@ async fn bench_sync(
     env: &BenchEnv,
     spec: OrgSpec,
     latency: Latency,
+    limits: RateLimits,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let org = dirsync_okta_sim::generate(&spec);
     let naive = naive_requests(&org);
-    let limits = RateLimits::okta();
     let faults = Faults {
         latency,
         ..Faults::default()
@@ -186,6 +195,10 @@ async fn bench_sync(
     let (run, _) = super::start_sync(&env.config, &env.store, tenant, SyncMode::Full).await?;
     let run = wait_for(&env.store, run.id, shutdown).await?;
     let wall = started.elapsed().as_secs_f64();
+    let finalize = match (run.fetch_completed_at, run.finished_at) {
+        (Some(fetched), Some(finished)) => (finished - fetched).as_seconds_f64(),
+        _ => 0.0,
+    };
     stop.cancel();
     roles.await??;
     anyhow::ensure!(
@@ -250,6 +263,7 @@ async fn bench_sync(
         wall / at_ours.max(1.0),
         served.rate_limited()
     );
+    println!("of which finalize (after the last page was fetched): {finalize:.1} s");
     println!(
         "requests {} · paging every group's members (Everyone and empty ones too): {} at limit=1000, {} at limit=200",
         served.total(),
