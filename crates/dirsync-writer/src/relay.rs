@@ -55,7 +55,9 @@ async fn session(deps: &WriterDeps, idle: Duration, shutdown: &CancellationToken
     let publisher = broker.publisher().await?;
     loop {
         let sent = relay_once(&deps.store, &publisher, broker.topology()).await?;
-        if sent as i64 == BATCH {
+        // A full batch means more is waiting, unless we are shutting down:
+        // what is left stays in the outbox for the next relay.
+        if sent as i64 == BATCH && !shutdown.is_cancelled() {
             continue;
         }
         tokio::select! {
