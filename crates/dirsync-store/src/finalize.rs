@@ -23,7 +23,9 @@ struct LockedRun {
 }
 
 #[derive(Default)]
-struct Removed {
+/// What a finalize changed: removals and the Everyone members it added,
+/// with their change events.
+struct FinalizeChanges {
     users: i64,
     groups: i64,
     memberships: i64,
@@ -89,7 +91,7 @@ async fn lock_run(tx: &mut sqlx::PgConnection, run_id: Uuid) -> Result<Option<Lo
 
 async fn finalize_locked(tx: &mut sqlx::PgConnection, run: &LockedRun, guard: bool) -> Result<RunState, StoreError> {
     let full = run.mode == SyncMode::Full.as_str();
-    let mut removed = Removed::default();
+    let mut changes = FinalizeChanges::default();
     if full {
         let doomed = confirmed_removals(tx, run).await?;
         if guard && let Some(pending) = guard_trips(tx, run.tenant_id, doomed.len() as i64).await? {
@@ -104,14 +106,14 @@ async fn finalize_locked(tx: &mut sqlx::PgConnection, run: &LockedRun, guard: bo
             .await?;
             return Ok(RunState::NeedsReview);
         }
-        replace_members(tx, run, &mut removed).await?;
-        remove_users(tx, run, &doomed, &mut removed).await?;
-        remove_unseen_groups(tx, run, &mut removed).await?;
+        replace_members(tx, run, &mut changes).await?;
+        remove_users(tx, run, &doomed, &mut changes).await?;
+        remove_unseen_groups(tx, run, &mut changes).await?;
     } else {
-        replace_members(tx, run, &mut removed).await?;
+        replace_members(tx, run, &mut changes).await?;
     }
-    let added = derive_everyone(tx, run, &mut removed).await?;
-    insert_events(tx, &removed.events).await?;
+    let added = derive_everyone(tx, run, &mut changes).await?;
+    insert_events(tx, &changes.events).await?;
     sqlx::query(
         "UPDATE sync_runs SET state = 'succeeded', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
                 users_removed = $2, groups_removed = $3, memberships_removed = $4,
@@ -119,9 +121,9 @@ async fn finalize_locked(tx: &mut sqlx::PgConnection, run: &LockedRun, guard: bo
          WHERE id = $1",
     )
     .bind(run.id)
-    .bind(removed.users)
-    .bind(removed.groups)
-    .bind(removed.memberships)
+    .bind(changes.users)
+    .bind(changes.groups)
+    .bind(changes.memberships)
     .bind(added)
     .execute(&mut *tx)
     .await?;
@@ -152,7 +154,7 @@ async fn finalize_locked(tx: &mut sqlx::PgConnection, run: &LockedRun, guard: bo
 async fn derive_everyone(
     tx: &mut sqlx::PgConnection,
     run: &LockedRun,
-    removed: &mut Removed,
+    changes: &mut FinalizeChanges,
 ) -> Result<i64, StoreError> {
     let groups: Vec<(String,)> = sqlx::query_as(
         "SELECT substr(chain, length('everyone:') + 1) FROM sync_chains WHERE run_id = $1 AND chain LIKE 'everyone:%' AND done",
@@ -173,7 +175,7 @@ async fn derive_everyone(
         .await?;
         added += joined.len() as i64;
         for (user,) in joined {
-            removed.events.push(membership_event(
+            changes.events.push(membership_event(
                 "membership.added",
                 run.tenant_id,
                 run.id,
@@ -194,7 +196,7 @@ async fn derive_everyone(
         .bind(&group)
         .fetch_all(&mut *tx)
         .await?;
-        note_membership_removals(run, left, removed);
+        note_membership_removals(run, left, changes);
     }
     Ok(added)
 }
@@ -236,7 +238,7 @@ async fn guard_trips(tx: &mut sqlx::PgConnection, tenant_id: Uuid, n: i64) -> Re
 async fn replace_members(
     tx: &mut sqlx::PgConnection,
     run: &LockedRun,
-    removed: &mut Removed,
+    changes: &mut FinalizeChanges,
 ) -> Result<(), StoreError> {
     let gone: Vec<(String, String)> = sqlx::query_as(
         // EXCEPT, not NOT EXISTS: the seen rows are young and unanalysed, and
@@ -255,7 +257,7 @@ async fn replace_members(
     .bind(run.tenant_id)
     .fetch_all(&mut *tx)
     .await?;
-    note_membership_removals(run, gone, removed);
+    note_membership_removals(run, gone, changes);
     Ok(())
 }
 
@@ -263,7 +265,7 @@ async fn remove_users(
     tx: &mut sqlx::PgConnection,
     run: &LockedRun,
     doomed: &[String],
-    removed: &mut Removed,
+    changes: &mut FinalizeChanges,
 ) -> Result<(), StoreError> {
     if doomed.is_empty() {
         return Ok(());
@@ -276,9 +278,9 @@ async fn remove_users(
     .bind(doomed)
     .fetch_all(&mut *tx)
     .await?;
-    removed.users += users.len() as i64;
+    changes.users += users.len() as i64;
     for (id,) in users {
-        removed.events.push(event(run, "user.deleted", id));
+        changes.events.push(event(run, "user.deleted", id));
     }
     // Okta drops a deleted user from its groups; so do we, for any group
     // whose member chain did not run.
@@ -289,7 +291,7 @@ async fn remove_users(
     .bind(doomed)
     .fetch_all(&mut *tx)
     .await?;
-    note_membership_removals(run, gone, removed);
+    note_membership_removals(run, gone, changes);
     Ok(())
 }
 
@@ -297,7 +299,7 @@ async fn remove_users(
 async fn remove_unseen_groups(
     tx: &mut sqlx::PgConnection,
     run: &LockedRun,
-    removed: &mut Removed,
+    changes: &mut FinalizeChanges,
 ) -> Result<(), StoreError> {
     let groups: Vec<(String,)> = sqlx::query_as(
         "UPDATE groups g SET deleted_at = now(), changed_at = now()
@@ -315,9 +317,9 @@ async fn remove_unseen_groups(
         return Ok(());
     }
     let ids: Vec<String> = groups.into_iter().map(|(id,)| id).collect();
-    removed.groups += ids.len() as i64;
+    changes.groups += ids.len() as i64;
     for id in &ids {
-        removed.events.push(event(run, "group.deleted", id.clone()));
+        changes.events.push(event(run, "group.deleted", id.clone()));
     }
     let gone: Vec<(String, String)> = sqlx::query_as(
         "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = ANY($2) RETURNING group_id, user_id",
@@ -326,14 +328,14 @@ async fn remove_unseen_groups(
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    note_membership_removals(run, gone, removed);
+    note_membership_removals(run, gone, changes);
     Ok(())
 }
 
-fn note_membership_removals(run: &LockedRun, gone: Vec<(String, String)>, removed: &mut Removed) {
-    removed.memberships += gone.len() as i64;
+fn note_membership_removals(run: &LockedRun, gone: Vec<(String, String)>, changes: &mut FinalizeChanges) {
+    changes.memberships += gone.len() as i64;
     for (group, user) in gone {
-        removed.events.push(membership_event(
+        changes.events.push(membership_event(
             "membership.removed",
             run.tenant_id,
             run.id,

@@ -1,10 +1,9 @@
 //! One claimed run, walked chain by chain.
 
-use crate::{RunError, WorkerConfig, convert};
+use crate::{RunError, convert, service::WorkerContext};
 use dirsync_domain::{Chain, FetchCompleted, PageFetched, PagePayload, SyncMode, WriterMessage};
 use dirsync_okta::{GroupType, OktaClient, Page};
-use dirsync_queue::{Publisher, Topology};
-use dirsync_store::{ChainState, Checkpoint, ClaimedRun, Store};
+use dirsync_store::{ChainState, Checkpoint, ClaimedRun};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -39,15 +38,12 @@ fn okta_time(t: OffsetDateTime) -> String {
 
 /// Walks one run's chains for the worker that holds its lease.
 pub struct RunExecutor<'a> {
-    pub store: &'a Store,
-    pub publisher: &'a Publisher,
-    pub topology: &'a Topology,
-    pub config: &'a WorkerConfig,
-    pub owner: &'a str,
-    pub client: OktaClient,
-    pub run: ClaimedRun,
+    /// The worker's store, publisher, topology, configuration and lease owner.
+    ctx: &'a WorkerContext,
+    client: OktaClient,
+    run: ClaimedRun,
     /// Cancelled on shutdown or when the lease is lost.
-    pub stop: CancellationToken,
+    stop: CancellationToken,
     reported_requests: AtomicU64,
 }
 
@@ -60,23 +56,9 @@ struct Fetched {
 }
 
 impl<'a> RunExecutor<'a> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        store: &'a Store,
-        publisher: &'a Publisher,
-        topology: &'a Topology,
-        config: &'a WorkerConfig,
-        owner: &'a str,
-        client: OktaClient,
-        run: ClaimedRun,
-        stop: CancellationToken,
-    ) -> Self {
+    pub fn new(ctx: &'a WorkerContext, client: OktaClient, run: ClaimedRun, stop: CancellationToken) -> Self {
         RunExecutor {
-            store,
-            publisher,
-            topology,
-            config,
-            owner,
+            ctx,
             client,
             run,
             stop,
@@ -97,11 +79,17 @@ impl<'a> RunExecutor<'a> {
         if let Some(alternate) = &org.alternate {
             self.client.allow_origin(alternate);
         }
-        let mut chains = self.store.chains(self.run.run_id).await?;
+        let mut chains = self.ctx.deps.store.chains(self.run.run_id).await?;
         if chains.is_empty() {
             let plan = self.plan().await?;
-            self.ensure(self.store.add_chains(self.run.run_id, self.owner, &plan).await?)?;
-            chains = self.store.chains(self.run.run_id).await?;
+            self.ensure(
+                self.ctx
+                    .deps
+                    .store
+                    .add_chains(self.run.run_id, &self.ctx.owner, &plan)
+                    .await?,
+            )?;
+            chains = self.ctx.deps.store.chains(self.run.run_id).await?;
         }
         let (catch_up, slices): (Vec<ChainState>, Vec<ChainState>) = chains
             .iter()
@@ -111,7 +99,7 @@ impl<'a> RunExecutor<'a> {
         let groups = chains.iter().find(|c| c.chain == Chain::Groups).cloned();
         let users_walk = async {
             stream::iter(slices.into_iter().map(|chain| self.walk(chain)))
-                .buffer_unordered(usize::from(self.config.user_slices.max(1)))
+                .buffer_unordered(usize::from(self.ctx.config.user_slices.max(1)))
                 .try_collect::<()>()
                 .await?;
             // Only once every range is listed: whoever changed meanwhile.
@@ -131,11 +119,15 @@ impl<'a> RunExecutor<'a> {
             self.confirm_removals().await?;
         }
         let pages = self
+            .ctx
+            .deps
             .store
-            .complete_fetch(self.run.run_id, self.owner, self.take_requests())
+            .complete_fetch(self.run.run_id, &self.ctx.owner, self.take_requests())
             .await?
             .ok_or(RunError::LeaseLost)?;
-        self.store
+        self.ctx
+            .deps
+            .store
             .record_okta_success(self.run.tenant_id, Some(&org.id))
             .await?;
         self.announce_completion(pages).await
@@ -144,6 +136,8 @@ impl<'a> RunExecutor<'a> {
     /// Member chains are known once the groups chain has ended.
     async fn walk_members(&self) -> Result<(), RunError> {
         let pending: Vec<ChainState> = self
+            .ctx
+            .deps
             .store
             .chains(self.run.run_id)
             .await?
@@ -151,7 +145,7 @@ impl<'a> RunExecutor<'a> {
             .filter(|c| matches!(c.chain, Chain::Members { .. }) && !c.done)
             .collect();
         stream::iter(pending.into_iter().map(|chain| self.walk(chain)))
-            .buffer_unordered(self.config.chain_concurrency.max(1))
+            .buffer_unordered(self.ctx.config.chain_concurrency.max(1))
             .try_collect::<()>()
             .await
     }
@@ -186,7 +180,13 @@ impl<'a> RunExecutor<'a> {
                 done_chains: &fetched.done_chains,
                 okta_requests: self.take_requests(),
             };
-            self.ensure(self.store.checkpoint(self.run.run_id, self.owner, checkpoint).await?)?;
+            self.ensure(
+                self.ctx
+                    .deps
+                    .store
+                    .checkpoint(self.run.run_id, &self.ctx.owner, checkpoint)
+                    .await?,
+            )?;
             match fetched.next {
                 Some(next) => url = next,
                 None => return Ok(()),
@@ -206,14 +206,16 @@ impl<'a> RunExecutor<'a> {
         }
         let began = OffsetDateTime::now_utc() - CLOCK_SKEW;
         let points = self
+            .ctx
+            .deps
             .store
             .user_split_points(
                 self.run.tenant_id,
-                self.config.user_slices,
-                self.config.min_users_per_slice,
+                self.ctx.config.user_slices,
+                self.ctx.config.min_users_per_slice,
             )
             .await?;
-        let size = self.config.users_page_size;
+        let size = self.ctx.config.users_page_size;
         let mut plan = Vec::with_capacity(points.len() + 3);
         for index in 0..=points.len() {
             let lower = if index == 0 { EPOCH } else { points[index - 1] };
@@ -253,18 +255,18 @@ impl<'a> RunExecutor<'a> {
         match chain {
             Chain::Users | Chain::UsersSlice { .. } | Chain::UsersCatchUp => {
                 let filter = format!(r#"lastUpdated gt "{since}""#);
-                self.client.users_url(Some(&filter), self.config.users_page_size)
+                self.client.users_url(Some(&filter), self.ctx.config.users_page_size)
             }
             Chain::Groups => {
                 let filter = self
                     .since()
                     .map(|_| format!(r#"lastUpdated gt "{since}" or lastMembershipUpdated gt "{since}""#));
                 self.client
-                    .groups_url(filter.as_deref(), true, self.config.groups_page_size)
+                    .groups_url(filter.as_deref(), true, self.ctx.config.groups_page_size)
             }
-            Chain::Members { group_id } | Chain::Everyone { group_id } => {
-                self.client.group_members_url(group_id, self.config.members_page_size)
-            }
+            Chain::Members { group_id } | Chain::Everyone { group_id } => self
+                .client
+                .group_members_url(group_id, self.ctx.config.members_page_size),
         }
     }
 
@@ -331,7 +333,12 @@ impl<'a> RunExecutor<'a> {
     /// mass deletion may remove without a person's confirmation.
     async fn confirm_removals(&self) -> Result<(), RunError> {
         self.wait_for_writers().await?;
-        let candidates = self.store.unseen_users(self.run.run_id, self.run.tenant_id).await?;
+        let candidates = self
+            .ctx
+            .deps
+            .store
+            .unseen_users(self.run.run_id, self.run.tenant_id)
+            .await?;
         let mut gone = Vec::new();
         for id in candidates {
             let found = tokio::select! {
@@ -342,7 +349,13 @@ impl<'a> RunExecutor<'a> {
                 gone.push(id);
             }
         }
-        self.ensure(self.store.record_removals(self.run.run_id, self.owner, &gone).await?)?;
+        self.ensure(
+            self.ctx
+                .deps
+                .store
+                .record_removals(self.run.run_id, &self.ctx.owner, &gone)
+                .await?,
+        )?;
         tracing::info!(confirmed_gone = gone.len(), "removal candidates checked with Okta");
         Ok(())
     }
@@ -353,7 +366,7 @@ impl<'a> RunExecutor<'a> {
     async fn wait_for_writers(&self) -> Result<(), RunError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
         loop {
-            let (published, written) = self.store.page_progress(self.run.run_id).await?;
+            let (published, written) = self.ctx.deps.store.page_progress(self.run.run_id).await?;
             if written >= published {
                 return Ok(());
             }
@@ -377,7 +390,10 @@ impl<'a> RunExecutor<'a> {
             payload,
         });
         let id = format!("{}/{chain}/{seq}", self.run.run_id);
-        self.publisher.publish(&self.topology.pages(), &message, &id).await?;
+        self.ctx
+            .publisher
+            .publish(&self.ctx.topology.pages(), &message, &id)
+            .await?;
         Ok(())
     }
 
@@ -389,7 +405,10 @@ impl<'a> RunExecutor<'a> {
             pages,
         });
         let id = format!("{}/completed", self.run.run_id);
-        self.publisher.publish(&self.topology.pages(), &message, &id).await?;
+        self.ctx
+            .publisher
+            .publish(&self.ctx.topology.pages(), &message, &id)
+            .await?;
         Ok(())
     }
 

@@ -10,4 +10,4 @@ mod service;
 pub use config::{OktaSettings, WorkerConfig};
 pub use error::RunError;
 pub use executor::RunExecutor;
-pub use service::{Handled, WorkerDeps, process_delivery, run};
+pub use service::{Handled, WorkerContext, WorkerDeps, process_delivery, run};

@@ -211,16 +211,7 @@ async fn execute(ctx: &WorkerContext, run: ClaimedRun, stop: CancellationToken) 
         Ok(client) => client,
         Err(e) => return (Err(e), 0),
     };
-    let executor = RunExecutor::new(
-        &ctx.deps.store,
-        &ctx.publisher,
-        &ctx.topology,
-        &ctx.config,
-        &ctx.owner,
-        client,
-        run,
-        stop,
-    );
+    let executor = RunExecutor::new(ctx, client, run, stop);
     let result = executor.execute().await;
     (result, executor.unreported_requests())
 }
