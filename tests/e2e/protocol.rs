@@ -242,6 +242,14 @@ async fn a_truncated_listing_deletes_nobody_and_a_mass_deletion_waits_for_confir
         truncated.users_removed, 0,
         "a truncated listing must never delete anyone"
     );
+    // ...and the listing really was truncated, and the missing were asked for by id.
+    let total = env.org().users().len() as i64;
+    assert!(
+        truncated.users_seen <= total * 6 / 10,
+        "listed {} of {total}",
+        truncated.users_seen
+    );
+    assert!(env.sim.requests().get_user.requests as i64 >= total - truncated.users_seen);
     assert_eq!(env.store.directory_counts(tenant).await.unwrap(), stored_before);
     env.sim.truncate_users_listing(None);
 
