@@ -15,6 +15,9 @@
 //! | `PUT`/`DELETE /__sim/groups/{g}/users/{u}` | | add / remove a member |
 //! | `POST /__sim/storm` | `{"seconds": 30}` | 429 storm |
 //! | `POST /__sim/truncate-users` | `{"percent": 50}` or `{"percent": null}` | cut the users listing |
+//! | `POST /__sim/truncate-members` | `{"percent": 50}` or `{"percent": null}` | cut every group's member listing |
+//! | `POST /__sim/clock-offset` | `{"offset_ms": -1200000}` | Okta's clock 20 minutes behind ours |
+//! | `POST /__sim/revoke-token`, `POST /__sim/restore-token` | | the token gets 401 `E0000011` / works again |
 //! | `GET /__sim/stats` | | the request summary |
 
 use std::sync::Arc;
@@ -44,6 +47,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/__sim/groups/{id}/users/{user}", put(add_member).delete(remove_member))
         .route("/__sim/storm", post(storm))
         .route("/__sim/truncate-users", post(truncate_users))
+        .route("/__sim/truncate-members", post(truncate_members))
+        .route("/__sim/clock-offset", post(clock_offset))
+        .route("/__sim/revoke-token", post(revoke_token))
+        .route("/__sim/restore-token", post(restore_token))
         .route("/__sim/stats", axum::routing::get(stats))
 }
 
@@ -153,6 +160,31 @@ struct TruncateBody {
 
 async fn truncate_users(State(shared): Sim, Json(body): Json<TruncateBody>) -> Response {
     shared.fault_state().truncate_users = body.percent;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn truncate_members(State(shared): Sim, Json(body): Json<TruncateBody>) -> Response {
+    shared.fault_state().truncate_members = body.percent;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct ClockOffsetBody {
+    offset_ms: i64,
+}
+
+async fn clock_offset(State(shared): Sim, Json(body): Json<ClockOffsetBody>) -> Response {
+    shared.set_clock_offset(body.offset_ms);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn revoke_token(State(shared): Sim) -> Response {
+    shared.set_token_revoked(true);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn restore_token(State(shared): Sim) -> Response {
+    shared.set_token_revoked(false);
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -32,6 +32,11 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Serves the `/__sim/` admin surface (mutations, storms, stats).
     pub admin_api: bool,
+    /// How far Okta's clock is from ours, in milliseconds (negative:
+    /// behind): the org's change stamps, `Date` and `X-Rate-Limit-Reset`
+    /// all read Okta's clock. Change it later with
+    /// `OktaSim::set_clock_offset`.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for SimConfig {
@@ -45,6 +50,7 @@ impl Default for SimConfig {
             rate_limits: RateLimits::unlimited(),
             faults: Faults::default(),
             admin_api: false,
+            clock_offset_ms: 0,
         }
     }
 }
@@ -72,6 +78,13 @@ impl SimConfig {
 
     pub fn with_forbidden_token(mut self, token: impl Into<String>) -> Self {
         self.forbidden_token = Some(token.into());
+        self
+    }
+
+    /// Okta's clock `offset_ms` from ours from the start (negative: behind);
+    /// see `clock_offset_ms`.
+    pub fn with_clock_offset(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
         self
     }
 }

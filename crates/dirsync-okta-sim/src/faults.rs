@@ -16,8 +16,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::errors::OktaError;
 use crate::listener::Conn;
-use crate::ratelimit::{StormReset, epoch_seconds_after};
+use crate::ratelimit::{StormReset, millis_after};
 use crate::server::Shared;
+use crate::timestamp::Millis;
 
 /// Per-request latency: `fixed + uniform(0..jitter) + per_100_items ×
 /// items / 100`, so big pages are slower, as Okta's are.
@@ -72,7 +73,8 @@ impl Default for Faults {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Fault {
     None,
-    Storm(u64),
+    /// Until this instant, on our clock.
+    Storm(Millis),
     ServerError(u16),
     Reset,
     Hold,
@@ -85,9 +87,12 @@ enum Fault {
 pub(crate) struct FaultState {
     faults: Faults,
     rng: ChaCha8Rng,
-    storm: Option<(Instant, u64)>,
+    /// Until when, as an `Instant` and on our clock (for the headers).
+    storm: Option<(Instant, Millis)>,
     /// Listing users stops after this share of the org (percent).
     pub(crate) truncate_users: Option<u8>,
+    /// Listing a group's members stops after this share of them (percent).
+    pub(crate) truncate_members: Option<u8>,
 }
 
 impl FaultState {
@@ -97,6 +102,7 @@ impl FaultState {
             faults,
             storm: None,
             truncate_users: None,
+            truncate_members: None,
         }
     }
 
@@ -104,12 +110,13 @@ impl FaultState {
         *self = FaultState {
             storm: self.storm,
             truncate_users: self.truncate_users,
+            truncate_members: self.truncate_members,
             ..FaultState::new(faults)
         };
     }
 
     pub(crate) fn start_storm(&mut self, length: Duration) {
-        self.storm = Some((Instant::now() + length, epoch_seconds_after(length)));
+        self.storm = Some((Instant::now() + length, millis_after(length)));
     }
 
     /// One draw per request: the fault, and the latency before extras.

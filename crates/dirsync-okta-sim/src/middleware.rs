@@ -1,5 +1,6 @@
-//! Layers around every route: request ids and the request log on the
-//! outside, the API token check around `/api/v1`.
+//! Layers around every route: `Date` on Okta's clock and (for Okta
+//! traffic) request ids and the request log on the outside, the API token
+//! check around `/api/v1`.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::faults::Dropped;
 use crate::ids;
 use crate::server::Shared;
 use crate::stats::{Family, RequestRecord};
+use crate::timestamp;
 
 /// Logs the request even when the client goes away mid-request (the
 /// handler future is dropped then, and so is this guard).
@@ -49,6 +51,18 @@ pub(crate) async fn observe(State(shared): State<Arc<Shared>>, request: Request,
     response
 }
 
+/// Outside everything: `Date` on Okta's clock. Hyper adds a `Date` only
+/// to a response without one, and from our clock, which is wrong for an
+/// org whose clock is offset (`SimConfig::clock_offset_ms`).
+pub(crate) async fn date(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let now = timestamp::now().saturating_add(shared.clock_offset());
+    if let Ok(date) = HeaderValue::from_str(&timestamp::http_date(now)) {
+        response.headers_mut().insert(header::DATE, date);
+    }
+    response
+}
+
 /// `Authorization: SSWS <token>`; the scheme is case-insensitive.
 /// The token of an `SSWS` authorization header. Okta's own Python SDK (3.x)
 /// sends `SSWS<token>` with no space, and real Okta accepts it, so the
@@ -62,13 +76,13 @@ pub(crate) fn token_of(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Around `/api/v1`: a missing or unknown token gets `401 E0000011`, the
-/// configured forbidden token `403 E0000006`.
+/// Around `/api/v1`: a missing, unknown or revoked token gets `401
+/// E0000011`, the configured forbidden token `403 E0000006`.
 pub(crate) async fn require_token(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let config = &shared.config;
     match token_of(request.headers()) {
         Some(token) if config.forbidden_token.as_deref() == Some(token) => OktaError::forbidden().into_response(),
-        Some(token) if token == config.token => next.run(request).await,
+        Some(token) if token == config.token && !shared.token_revoked() => next.run(request).await,
         _ => OktaError::invalid_token().into_response(),
     }
 }

@@ -18,10 +18,11 @@ use crate::org::Org;
 use crate::timestamp::{self, Millis};
 
 impl Org {
-    /// The next instant: now, or 1 ms after the latest one if the wall
-    /// clock is behind (it never is for generated data, which ends in 2025).
+    /// The next instant: now on Okta's clock (ours plus the offset), or
+    /// 1 ms after the latest one if that clock is behind (it never is for
+    /// generated data, which ends in 2025, unless the offset moved back).
     pub(crate) fn tick(&mut self) -> Millis {
-        self.clock = timestamp::now().max(self.clock + 1);
+        self.clock = (timestamp::now() + self.clock_offset).max(self.clock + 1);
         self.clock
     }
 

@@ -20,6 +20,10 @@ pub struct Org {
     pub(crate) groups: Vec<SimGroup>,
     /// The latest timestamp in the org; the next change is stamped later.
     pub(crate) clock: Millis,
+    /// How far Okta's wall clock is from ours (negative: behind), so the
+    /// next change is stamped on Okta's clock. Set by the simulator that
+    /// serves the org (`OktaSim::set_clock_offset`).
+    pub(crate) clock_offset: Millis,
     /// Draws ids for objects created after generation, so a replayed
     /// scenario gets the same ids.
     pub(crate) rng: ChaCha8Rng,

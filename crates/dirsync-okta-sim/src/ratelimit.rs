@@ -8,11 +8,16 @@
 //! share, as DESIGN.md says Okta does. Over budget: `429 E0000047` without
 //! `Retry-After` (see the agent-pools recording). Over the concurrency cap:
 //! `429` with limit and remaining both 0.
+//!
+//! Window ends are kept on our clock and turned into `X-Rate-Limit-Reset`
+//! on Okta's (ours plus `SimConfig::clock_offset_ms`) when a response is
+//! written, the clock `Date` uses too, so `reset - Date` is the true wait
+//! however far the two clocks are apart.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -23,6 +28,7 @@ use crate::errors::OktaError;
 use crate::middleware::token_of;
 use crate::server::Shared;
 use crate::stats::Family;
+use crate::timestamp::{self, Millis};
 
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -93,8 +99,8 @@ impl Default for RateLimits {
 
 struct Window {
     opened: Instant,
-    /// Epoch seconds at which the window closes.
-    reset: u64,
+    /// When the window closes, on our clock.
+    closes: Millis,
     count: u32,
 }
 
@@ -102,17 +108,21 @@ impl Window {
     fn open() -> Window {
         Window {
             opened: Instant::now(),
-            reset: epoch_seconds_after(WINDOW),
+            closes: millis_after(WINDOW),
             count: 0,
         }
     }
 }
 
-/// Whole epoch seconds at `now + after`, rounded up.
-pub(crate) fn epoch_seconds_after(after: Duration) -> u64 {
-    let at = SystemTime::now() + after;
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    since.as_secs() + u64::from(since.subsec_nanos() > 0)
+/// The instant `after` from now, on our clock.
+pub(crate) fn millis_after(after: Duration) -> Millis {
+    timestamp::now().saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `X-Rate-Limit-Reset` for an instant on our clock: whole epoch seconds on
+/// Okta's clock (`offset` ms from ours), rounded up.
+pub(crate) fn reset_header(at: Millis, offset: Millis) -> u64 {
+    u64::try_from(at.saturating_add(offset)).unwrap_or(0).div_ceil(1000)
 }
 
 /// The outcome for one request, as the headers will report it.
@@ -120,7 +130,8 @@ pub(crate) fn epoch_seconds_after(after: Duration) -> u64 {
 pub(crate) struct Verdict {
     pub(crate) limit: u32,
     pub(crate) remaining: u32,
-    pub(crate) reset: u64,
+    /// The window's end, on our clock.
+    pub(crate) reset: Millis,
     pub(crate) allowed: bool,
 }
 
@@ -166,7 +177,7 @@ impl Limiter {
             } else {
                 0
             },
-            reset: token_window.reset,
+            reset: token_window.closes,
             allowed,
         };
         if allowed {
@@ -197,9 +208,9 @@ fn current<'a>(
 }
 
 /// Set by a fault that answers 429 on its own terms (a storm), so the
-/// headers agree with it.
+/// headers agree with it: when the storm ends, on our clock.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct StormReset(pub(crate) u64);
+pub(crate) struct StormReset(pub(crate) Millis);
 
 pub(crate) fn set_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: u64) {
     for (name, value) in [
@@ -217,12 +228,8 @@ pub(crate) async fn limit(State(shared): State<Arc<Shared>>, request: Request, n
     let family = Family::classify(request.method(), request.uri().path());
     let Some(_slot) = shared.limiter.enter(limits.concurrency) else {
         let mut response = OktaError::rate_limited().into_response();
-        set_headers(
-            response.headers_mut(),
-            0,
-            0,
-            epoch_seconds_after(Duration::from_secs(1)),
-        );
+        let reset = reset_header(millis_after(Duration::from_secs(1)), shared.clock_offset());
+        set_headers(response.headers_mut(), 0, 0, reset);
         return response;
     };
     let mut verdict = shared.limiter.admit(limits, token_of(request.headers()), family);
@@ -235,7 +242,8 @@ pub(crate) async fn limit(State(shared): State<Arc<Shared>>, request: Request, n
         verdict.remaining = 0;
         verdict.reset = *reset;
     }
-    set_headers(response.headers_mut(), verdict.limit, verdict.remaining, verdict.reset);
+    let reset = reset_header(verdict.reset, shared.clock_offset());
+    set_headers(response.headers_mut(), verdict.limit, verdict.remaining, reset);
     response
 }
 
@@ -282,6 +290,14 @@ mod tests {
             !limiter.admit(&limits, Some("c"), Family::Groups).allowed,
             "org's 4 are spent"
         );
+    }
+
+    #[test]
+    fn the_reset_is_rounded_up_on_oktas_clock() {
+        assert_eq!(reset_header(1_000_000_000_000, 0), 1_000_000_000);
+        assert_eq!(reset_header(1_000_000_000_001, 0), 1_000_000_001);
+        assert_eq!(reset_header(1_000_000_000_001, -1_200_000), 999_998_801);
+        assert_eq!(reset_header(1_000_000_000_000, 1_200_000), 1_000_001_200);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -16,7 +17,9 @@ use crate::config::SimConfig;
 use crate::errors::SimError;
 use crate::faults::{FaultState, Faults};
 use crate::generate::{OrgSpec, generate};
+use crate::hooks::{Hooks, RequestMatch};
 use crate::listener::{Conn, SimListener};
+use crate::model::SimGroup;
 use crate::org::Org;
 use crate::ratelimit::Limiter;
 use crate::render;
@@ -30,6 +33,11 @@ pub(crate) struct Shared {
     pub(crate) log: RequestLog,
     pub(crate) limiter: Limiter,
     faults: Mutex<FaultState>,
+    /// Okta's clock minus ours, in ms; the org keeps a copy for its stamps.
+    clock_offset: AtomicI64,
+    /// `OktaSim::revoke_token`: the configured token no longer works.
+    token_revoked: AtomicBool,
+    pub(crate) hooks: Hooks,
     local_addr: SocketAddr,
     pub(crate) shutdown: CancellationToken,
 }
@@ -45,6 +53,34 @@ impl Shared {
 
     pub(crate) fn fault_state(&self) -> MutexGuard<'_, FaultState> {
         self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Okta's clock minus ours, in milliseconds.
+    pub(crate) fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::SeqCst)
+    }
+
+    /// Moves Okta's clock for the headers and for the org's stamps alike.
+    pub(crate) fn set_clock_offset(&self, offset_ms: i64) {
+        let mut org = self.org_mut();
+        org.clock_offset = offset_ms;
+        self.clock_offset.store(offset_ms, Ordering::SeqCst);
+    }
+
+    pub(crate) fn token_revoked(&self) -> bool {
+        self.token_revoked.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_token_revoked(&self, revoked: bool) {
+        self.token_revoked.store(revoked, Ordering::SeqCst);
+    }
+
+    /// Where a truncated member listing of `group` stops: the first member
+    /// id it hides.
+    pub(crate) fn members_cutoff(&self, group: &SimGroup) -> Option<String> {
+        let percent = self.fault_state().truncate_members?;
+        let keep = group.members.len() * usize::from(percent.min(100)) / 100;
+        group.members.iter().nth(keep).cloned()
     }
 
     /// Where a truncated users listing stops: the first id it hides.
@@ -87,15 +123,19 @@ impl OktaSim {
     }
 
     /// Serves `org` on an already bound listener.
-    pub async fn start_with_listener(listener: TcpListener, org: Org, config: SimConfig) -> io::Result<OktaSim> {
+    pub async fn start_with_listener(listener: TcpListener, mut org: Org, config: SimConfig) -> io::Result<OktaSim> {
         let addr = listener.local_addr()?;
         let faults = Mutex::new(FaultState::new(config.faults.clone()));
+        org.clock_offset = config.clock_offset_ms;
         let shared = Arc::new(Shared {
             org: RwLock::new(org),
+            clock_offset: AtomicI64::new(config.clock_offset_ms),
             config,
             log: RequestLog::new(),
             limiter: Limiter::default(),
             faults,
+            token_revoked: AtomicBool::new(false),
+            hooks: Hooks::default(),
             local_addr: addr,
             shutdown: CancellationToken::new(),
         });
@@ -166,6 +206,63 @@ impl OktaSim {
     /// Users stay reachable by id, which is what a deletion guard checks.
     pub fn truncate_users_listing(&self, percent: Option<u8>) {
         self.shared.fault_state().truncate_users = percent;
+    }
+
+    /// Makes `GET /api/v1/groups/{id}/users` end (no `next` link) after
+    /// `percent` of each group's members, as a member listing cut short
+    /// would; `None` restores it. The group's `expand=stats` `usersCount`
+    /// and `GET /api/v1/users/{id}/groups` keep telling the truth.
+    pub fn truncate_member_listings(&self, percent: Option<u8>) {
+        self.shared.fault_state().truncate_members = percent;
+    }
+
+    /// Sets Okta's clock `offset_ms` from ours (negative: Okta's is
+    /// behind), as `SimConfig::with_clock_offset` does from the start.
+    /// From then on the org stamps its changes (`lastUpdated`,
+    /// `statusChanged`, …, `with_org` ones included) on Okta's clock, and
+    /// `Date` and `X-Rate-Limit-Reset` read it, so `reset - Date` is still
+    /// the true wait. Like Okta's, the org's clock never goes backwards: a
+    /// change after the offset moved back is stamped 1 ms after the last.
+    pub fn set_clock_offset(&self, offset_ms: i64) {
+        self.shared.set_clock_offset(offset_ms);
+    }
+
+    /// Revokes the token (`SimConfig::token`) mid-run: from now on every
+    /// `/api/v1` request with it gets `401 E0000011 "Invalid token
+    /// provided"`, exactly as a wrong token does. The forbidden token keeps
+    /// its 403, and `/.well-known/okta-organization` needs no token.
+    pub fn revoke_token(&self) {
+        self.shared.set_token_revoked(true);
+    }
+
+    /// Undoes `revoke_token`.
+    pub fn restore_token(&self) {
+        self.shared.set_token_revoked(false);
+    }
+
+    /// Changes the org while a client is reading it: `change` runs once,
+    /// just before the simulator serves the request `matcher` picks (the
+    /// `nth` match counted from now, among requests that pass the token
+    /// check, rate limits and faults), so that request already sees the
+    /// change. Hooks are independent; each fires once, in registration
+    /// order when several are due on one request.
+    ///
+    /// ```no_run
+    /// # use dirsync_okta_sim::{OktaSim, RequestMatch};
+    /// # fn example(sim: &OktaSim, group: String) {
+    /// let members = format!("/api/v1/groups/{group}/users");
+    /// sim.on_request(RequestMatch::path(members), move |org| {
+    ///     org.delete_group(&group).expect("an OKTA_GROUP");
+    /// });
+    /// # }
+    /// ```
+    pub fn on_request(&self, matcher: RequestMatch, change: impl FnOnce(&mut Org) + Send + 'static) {
+        self.shared.hooks.add(matcher, Box::new(change));
+    }
+
+    /// Hooks registered with `on_request` that have not fired yet.
+    pub fn pending_hooks(&self) -> usize {
+        self.shared.hooks.pending()
     }
 
     /// Stops accepting, lets in-flight requests finish (up to 5 s), stops.

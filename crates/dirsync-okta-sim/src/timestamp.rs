@@ -42,6 +42,22 @@ pub(crate) fn now() -> Millis {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
+/// An RFC 7231 IMF-fixdate (`Thu, 27 Aug 2020 18:15:49 GMT`), as Okta
+/// sends in `Date`; the milliseconds are dropped, not rounded.
+pub(crate) fn http_date(ms: Millis) -> String {
+    let t = to_datetime(ms);
+    let weekday = &format!("{:?}", t.weekday())[..3];
+    let month = &format!("{:?}", t.month())[..3];
+    format!(
+        "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// Serializes as Okta's timestamp string.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ts(pub(crate) Millis);
@@ -60,6 +76,12 @@ mod tests {
     fn formats_with_milliseconds_and_z() {
         assert_eq!(format(1_598_552_387_000), "2020-08-27T18:19:47.000Z");
         assert_eq!(format(1_598_552_387_344), "2020-08-27T18:19:47.344Z");
+    }
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        assert_eq!(http_date(1_598_552_149_999), "Thu, 27 Aug 2020 18:15:49 GMT");
+        assert_eq!(http_date(1_765_969_144_000), "Wed, 17 Dec 2025 10:59:04 GMT");
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub fn generate(spec: &OrgSpec) -> Org {
         users,
         groups,
         clock,
+        clock_offset: 0,
         rng,
     }
 }

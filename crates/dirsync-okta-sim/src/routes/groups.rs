@@ -97,7 +97,8 @@ pub(super) async fn list_group_users(
     let after = query.get("after");
     let org = shared.org();
     let group = org.group(&id).ok_or_else(|| OktaError::not_found(&id, "UserGroup"))?;
-    let (users, more) = member_page(&org, group, after, limit);
+    let cutoff = shared.members_cutoff(group);
+    let (users, more) = member_page(&org, group, after, limit, cutoff.as_deref());
     let body = to_json(&users.iter().map(|u| u.out(&origin, false)).collect::<Vec<_>>())?;
     let path = format!("/api/v1/groups/{}/users", group.id);
     let links = Links {
@@ -111,12 +112,21 @@ pub(super) async fn list_group_users(
     Ok(page_response(body, links.header_values(next), users.len()))
 }
 
-/// Members after the cursor, in id order, and whether more remain.
-fn member_page<'a>(org: &'a Org, group: &'a SimGroup, after: Option<&str>, limit: usize) -> (Vec<&'a SimUser>, bool) {
+/// Members after the cursor and before `cutoff` (a truncated listing), in
+/// id order, and whether more remain.
+fn member_page<'a>(
+    org: &'a Org,
+    group: &'a SimGroup,
+    after: Option<&str>,
+    limit: usize,
+    cutoff: Option<&str>,
+) -> (Vec<&'a SimUser>, bool) {
     let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+    // Not a range bound: `range` panics when a cursor lies past the cutoff.
     let mut members = group
         .members
         .range::<str, _>((lower, Bound::Unbounded))
+        .take_while(|id| cutoff.is_none_or(|cut| id.as_str() < cut))
         .filter_map(|id| org.user(id));
     let page: Vec<&SimUser> = members.by_ref().take(limit).collect();
     let more = members.next().is_some();

@@ -21,6 +21,7 @@ use crate::admin;
 use crate::errors::OktaError;
 use crate::faults::{self, PageItems};
 use crate::filter::{self, Dialect, Expr};
+use crate::hooks;
 use crate::middleware;
 use crate::paging::Query;
 use crate::ratelimit;
@@ -36,6 +37,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/groups/{id}/users", get(groups::list_group_users))
         .fallback(path_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Changes timed to a request land only once it is sure to be served.
+        .layer(from_fn_with_state(shared.clone(), hooks::fire))
         .layer(from_fn_with_state(shared.clone(), middleware::require_token));
     // Outermost last: the log sees everything, rate limits see faults
     // (a storm's 429 carries consistent headers), faults see handlers.
@@ -52,7 +55,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     } else {
         okta
     };
-    app.with_state(shared)
+    app.layer(from_fn_with_state(shared.clone(), middleware::date))
+        .with_state(shared)
 }
 
 async fn path_not_found() -> OktaError {

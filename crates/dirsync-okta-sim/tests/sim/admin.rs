@@ -1,6 +1,7 @@
 use dirsync_okta_sim::{OktaSim, OrgSpec, SimConfig, generate};
 use serde_json::{Value, json};
 
+use crate::clock::date_of;
 use crate::helpers::{Client, ids, start};
 
 #[tokio::test]
@@ -76,4 +77,39 @@ async fn create_user_and_group(admin: &reqwest::Client, at: &impl Fn(&str) -> St
         .unwrap();
     let group = group["id"].as_str().unwrap().to_owned();
     (user, group)
+}
+
+#[tokio::test]
+async fn the_admin_surface_skews_the_clock_cuts_member_listings_and_revokes_the_token() {
+    let org = generate(&OrgSpec {
+        users: 50,
+        groups: 2,
+        seed: 83,
+    });
+    let sim = OktaSim::start(org, SimConfig::default().with_admin_api())
+        .await
+        .unwrap();
+    let admin = reqwest::Client::new();
+    let at = |path: &str| format!("{}__sim/{path}", sim.base_url());
+    let client = Client::new(&sim);
+    let everyone = sim.org().everyone().id().to_owned();
+    let post = |path: &'static str, body: Value| admin.post(at(path)).json(&body).send();
+
+    let skewed = post("clock-offset", json!({"offset_ms": -3_600_000})).await.unwrap();
+    let date = date_of(&client.get("/api/v1/groups").await);
+    let truncated = post("truncate-members", json!({"percent": 10})).await.unwrap();
+    let (members, _) = client.get_all(&format!("/api/v1/groups/{everyone}/users")).await;
+    let revoked = admin.post(at("revoke-token")).send().await.unwrap();
+    let refused = client.get("/api/v1/users").await.status();
+    let restored = admin.post(at("restore-token")).send().await.unwrap();
+    let served = client.get("/api/v1/users").await.status();
+
+    for response in [skewed, truncated, revoked, restored] {
+        assert_eq!(response.status(), 204);
+    }
+    let an_hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+    assert!((date - an_hour_ago).abs() <= 2, "Date is an hour behind: {date}");
+    assert_eq!(members.len(), 5);
+    assert_eq!(refused, 401);
+    assert_eq!(served, 200);
 }

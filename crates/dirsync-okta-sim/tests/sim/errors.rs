@@ -5,7 +5,7 @@ use crate::helpers::{Client, start, url_safe};
 use dirsync_okta_sim::{OktaSim, OrgSpec, SimConfig, generate};
 
 /// The body with its random `errorId` checked and removed.
-async fn error_body(response: reqwest::Response) -> Value {
+pub async fn error_body(response: reqwest::Response) -> Value {
     assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
     let text = response.text().await.unwrap();
     let keys_in_order: Vec<&str> = ["errorCode", "errorSummary", "errorLink", "errorId", "errorCauses"].to_vec();

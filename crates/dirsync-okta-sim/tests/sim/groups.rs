@@ -132,3 +132,45 @@ async fn the_well_known_endpoint_needs_no_token() {
         format!("http://127.0.0.1:{}", sim.addr().port())
     );
 }
+
+#[tokio::test]
+async fn a_truncated_member_listing_ends_early_while_stats_and_user_groups_tell_the_truth() {
+    let (sim, org) = start(400, 8, 29).await;
+    let client = Client::new(&sim);
+    let group = org
+        .groups()
+        .iter()
+        .filter(|g| g.group_type() != GroupType::BuiltIn)
+        .max_by_key(|g| g.member_count())
+        .unwrap();
+    let members = org.members(group.id());
+    let kept = members.len() * 40 / 100;
+    assert!(kept >= 20, "a group big enough to page: {}", members.len());
+
+    sim.truncate_member_listings(Some(40));
+    let (items, pages) = client
+        .get_all(&format!("/api/v1/groups/{}/users?limit=7", group.id()))
+        .await;
+    let (everyone, _) = client
+        .get_all(&format!("/api/v1/groups/{}/users", org.everyone().id()))
+        .await;
+    let stats: Value = client
+        .get(&format!("/api/v1/groups/{}?expand=stats", group.id()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hidden = members[kept];
+    let (their_groups, _) = client.get_all(&format!("/api/v1/users/{hidden}/groups")).await;
+    sim.truncate_member_listings(None);
+    let (restored, _) = client
+        .get_all(&format!("/api/v1/groups/{}/users?limit=7", group.id()))
+        .await;
+
+    assert_eq!(ids(&items), members[..kept], "the first 40%, no next link after them");
+    assert_eq!(pages, kept.div_ceil(7));
+    assert_eq!(everyone.len(), 400 * 40 / 100, "every group's listing is cut");
+    assert_eq!(stats["_embedded"]["stats"]["usersCount"], members.len());
+    assert!(ids(&their_groups).contains(&group.id().to_owned()));
+    assert_eq!(ids(&restored), members);
+}
