@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod chain;
+pub mod deletion;
 mod error_code;
 mod messages;
 mod records;

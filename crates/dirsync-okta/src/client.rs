@@ -2,7 +2,10 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+
+use time::OffsetDateTime;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
@@ -48,6 +51,9 @@ struct Inner {
     origins: RwLock<HashSet<Origin>>,
     counters: Counters,
     limiter: Limiter,
+    /// Okta's clock minus ours in milliseconds, from the last response's
+    /// `Date` header; `i64::MIN` until one arrives.
+    clock_skew_ms: AtomicI64,
 }
 
 /// Whether a request carries the token.
@@ -107,6 +113,7 @@ impl OktaClient {
                 origins,
                 counters: Counters::default(),
                 limiter,
+                clock_skew_ms: AtomicI64::new(i64::MIN),
             }),
         })
     }
@@ -119,6 +126,22 @@ impl OktaClient {
     /// Counters since the client was built (shared by its clones).
     pub fn stats(&self) -> ClientStats {
         self.inner.counters.snapshot()
+    }
+
+    /// Okta's clock minus ours, as the last response's `Date` header told
+    /// (whole seconds: that is the header's resolution). `None` before any
+    /// response carried one.
+    pub fn clock_skew(&self) -> Option<time::Duration> {
+        match self.inner.clock_skew_ms.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            ms => Some(time::Duration::milliseconds(ms)),
+        }
+    }
+
+    /// What time it is on Okta's clock: ours corrected by [`Self::clock_skew`]
+    /// (ours alone before any response arrived).
+    pub fn okta_now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.clock_skew().unwrap_or(time::Duration::ZERO)
     }
 
     /// Trusts another origin of this tenant (e.g. the canonical domain stored
@@ -210,17 +233,27 @@ impl OktaClient {
         self.page(url).await
     }
 
-    /// `GET /api/v1/users/{id}`; `None` when Okta answers 404 (the user was
-    /// deleted), which is what the sweep needs to confirm a deletion.
+    /// `GET /api/v1/users/{id}`; `None` when Okta answers 404 `E0000007`
+    /// (the user was deleted), which is what the sweep needs to confirm a
+    /// deletion. A 404 without Okta's body is an error, not a proof.
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, OktaError> {
-        let mut url = self.inner.org.join("/api/v1/users");
+        self.get_by_id("/api/v1/users", id).await
+    }
+
+    /// `GET /api/v1/groups/{id}`; `None` when Okta answers 404 `E0000007`.
+    pub async fn get_group(&self, id: &str) -> Result<Option<Group>, OktaError> {
+        self.get_by_id("/api/v1/groups", id).await
+    }
+
+    async fn get_by_id<T: DeserializeOwned>(&self, collection: &str, id: &str) -> Result<Option<T>, OktaError> {
+        let mut url = self.inner.org.join(collection);
         push_segments(&mut url, &[id]);
-        let result = self
-            .fetch(&url, Auth::Token, |_, body| parse_json::<User>(&url, body))
-            .await;
-        match result {
-            Ok(user) => Ok(Some(user)),
-            Err(OktaError::NotFound { .. }) => Ok(None),
+        match self
+            .fetch(&url, Auth::Token, |_, body| parse_json::<T>(&url, body))
+            .await
+        {
+            Ok(found) => Ok(Some(found)),
+            Err(err) if err.is_okta_not_found() => Ok(None),
             Err(err) => Err(err),
         }
     }
@@ -324,6 +357,17 @@ impl OktaClient {
         self.inner.counters.record(Outcome::Response(status.as_u16()));
         let headers = std::mem::take(response.headers_mut());
         limiter.observe(family, status, &headers);
+        if let Some(date) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::rate_headers::parse_http_date)
+        {
+            let skew = (date - OffsetDateTime::now_utc()).whole_milliseconds();
+            self.inner.clock_skew_ms.store(
+                skew.clamp(i64::MIN as i128 + 1, i64::MAX as i128) as i64,
+                Ordering::Relaxed,
+            );
+        }
         // A body cut off mid-way is a transport failure, hence transient.
         let body = response.bytes().await.map_err(transport)?;
         tracing::trace!(status = status.as_u16(), bytes = body.len(), "Okta response");

@@ -190,6 +190,13 @@ impl OktaError {
         )
     }
 
+    /// Okta's own "not found" (404 with an `E0000007` body): the object is
+    /// gone. A 404 without Okta's body (a proxy, a wrong path) proves
+    /// nothing about the object.
+    pub fn is_okta_not_found(&self) -> bool {
+        matches!(self, OktaError::NotFound { detail, .. } if detail.error_code.as_deref() == Some("E0000007"))
+    }
+
     /// The Okta `errorCode`, when the server sent one.
     pub fn error_code(&self) -> Option<&str> {
         match self {

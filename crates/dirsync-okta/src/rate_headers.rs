@@ -62,7 +62,7 @@ impl RateLimitHeaders {
 
 /// `Date: Thu, 11 Sep 2025 16:21:50 GMT` (RFC 9110 IMF-fixdate, a profile of
 /// RFC 2822 that the `time` crate parses).
-fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
+pub(crate) fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(value.trim(), &Rfc2822).ok()
 }
 

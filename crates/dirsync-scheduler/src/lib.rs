@@ -115,6 +115,14 @@ async fn publish_request(
         .await
 }
 
+/// A run whose fetch ended this long ago and is still running is finalized
+/// by the sweep if it is complete (its `FetchCompleted` notice was lost).
+const FETCHED_SETTLE: Duration = Duration::from_secs(30);
+
+/// ...and failed if no page of it was written for this long: a page was
+/// dead-lettered and will never arrive.
+const PAGES_LOST_AFTER: Duration = Duration::from_secs(15 * 60);
+
 /// One sweep: re-sends the request of every run that lost its worker or its
 /// message. Returns how many were sent.
 pub async fn redeliver_once(
@@ -128,6 +136,10 @@ pub async fn redeliver_once(
         tracing::info!(%run_id, %tenant_id, attempt, "re-sending the request of an orphaned run");
         publish_request(publisher, topology, *run_id, *tenant_id, *mode, *trigger, attempt + 1).await?;
     }
+    // Runs whose fetch ended are the writers' alone; one whose last notice
+    // was lost with a broker, or whose page was dead-lettered, would stay
+    // `running` for good without this.
+    store.sweep_fetched_runs(FETCHED_SETTLE, PAGES_LOST_AFTER).await?;
     Ok(runs.len())
 }
 

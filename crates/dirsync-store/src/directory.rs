@@ -132,15 +132,23 @@ impl<'a> BatchRows<'a> {
             PagePayload::Users { users } => {
                 tally.users_seen += users.len() as i64;
                 for u in users {
-                    self.users
-                        .insert((page.tenant_id, u.okta_id.as_str()), (page.run_id, u));
+                    keep_newest(
+                        &mut self.users,
+                        (page.tenant_id, u.okta_id.as_str()),
+                        (page.run_id, u),
+                        |u| u.last_updated,
+                    );
                 }
             }
             PagePayload::Groups { groups } => {
                 tally.groups_seen += groups.len() as i64;
                 for g in groups {
-                    self.groups
-                        .insert((page.tenant_id, g.okta_id.as_str()), (page.run_id, g));
+                    keep_newest(
+                        &mut self.groups,
+                        (page.tenant_id, g.okta_id.as_str()),
+                        (page.run_id, g),
+                        |g| g.last_updated,
+                    );
                 }
             }
             PagePayload::Members { group_id, user_ids } => {
@@ -155,6 +163,23 @@ impl<'a> BatchRows<'a> {
 
     fn tally(&mut self, run: Uuid) -> &mut RunTally {
         self.tallies.entry(run).or_default()
+    }
+}
+
+/// Keeps the version of a record with the newest `lastUpdated` (the later
+/// one on a tie: pages are in delivery order), so a batch holding a record
+/// twice never stores the older one.
+fn keep_newest<'a, R>(
+    rows: &mut BTreeMap<Key<'a>, (Uuid, &'a R)>,
+    key: Key<'a>,
+    row: (Uuid, &'a R),
+    last_updated: impl Fn(&R) -> Option<OffsetDateTime>,
+) {
+    match rows.get(&key) {
+        Some((_, kept)) if last_updated(kept) > last_updated(row.1) => {}
+        _ => {
+            rows.insert(key, row);
+        }
     }
 }
 
@@ -203,42 +228,53 @@ async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_>) -> Resul
     Ok(())
 }
 
-/// Records the pages as applied; returns those not applied before (and
-/// whose run still exists).
+/// Records the pages as applied; returns those to apply now: pages not
+/// applied before, and pages fetched again by a later attempt of the run
+/// (after a takeover the same position may hold other rows: applying every
+/// newer version means a row that moved into it is never skipped). A
+/// redelivery, or a late copy from an older attempt, is skipped, and so is
+/// every page of a run that has ended (or was deleted with its tenant).
 async fn claim_pages<'a>(
     tx: &mut sqlx::PgConnection,
     pages: &[&'a PageFetched],
 ) -> Result<Vec<&'a PageFetched>, StoreError> {
-    let runs: Vec<Uuid> = pages.iter().map(|p| p.run_id).collect();
-    let chains: Vec<String> = pages.iter().map(|p| p.chain.to_string()).collect();
-    let seqs: Vec<i32> = pages.iter().map(|p| p.seq as i32).collect();
-    let rows: Vec<i32> = pages.iter().map(|p| p.payload.rows() as i32).collect();
+    // One version per key: the newest attempt in the batch.
+    let mut newest: BTreeMap<(Uuid, String, i32), &'a PageFetched> = BTreeMap::new();
+    for page in pages {
+        let key = (page.run_id, page.chain.to_string(), page.seq as i32);
+        match newest.get(&key) {
+            Some(kept) if kept.attempt >= page.attempt => {}
+            _ => {
+                newest.insert(key, page);
+            }
+        }
+    }
+    let runs: Vec<Uuid> = newest.keys().map(|k| k.0).collect();
+    let chains: Vec<&str> = newest.keys().map(|k| k.1.as_str()).collect();
+    let seqs: Vec<i32> = newest.keys().map(|k| k.2).collect();
+    let rows: Vec<i32> = newest.values().map(|p| p.payload.rows() as i32).collect();
+    let attempts: Vec<i32> = newest.values().map(|p| p.attempt as i32).collect();
     let claimed: Vec<(Uuid, String, i32)> = sqlx::query_as(
-        "INSERT INTO sync_pages (run_id, chain, seq, rows)
-         SELECT p.* FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[]) AS p(run_id, chain, seq, rows)
-         -- A page of a run deleted meanwhile (its tenant was deleted) is
-         -- dropped, not retried until it is dead-lettered.
-         WHERE EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = p.run_id)
-         ON CONFLICT (run_id, chain, seq) DO NOTHING
+        "INSERT INTO sync_pages AS s (run_id, chain, seq, rows, attempt)
+         SELECT p.* FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[], $5::int[])
+             AS p(run_id, chain, seq, rows, attempt)
+         WHERE EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = p.run_id AND r.state = 'running')
+         ON CONFLICT (run_id, chain, seq) DO UPDATE SET attempt = EXCLUDED.attempt, rows = EXCLUDED.rows,
+             written_at = now()
+         WHERE s.attempt < EXCLUDED.attempt
          RETURNING run_id, chain, seq",
     )
     .bind(runs)
     .bind(chains)
     .bind(seqs)
     .bind(rows)
+    .bind(attempts)
     .fetch_all(&mut *tx)
     .await?;
-    let claimed: BTreeSet<(Uuid, String, i32)> = claimed.into_iter().collect();
-    let mut fresh = Vec::with_capacity(claimed.len());
-    let mut taken = BTreeSet::new();
-    for page in pages {
-        let key = (page.run_id, page.chain.to_string(), page.seq as i32);
-        // A batch may hold the same page twice (a duplicate delivery): once.
-        if claimed.contains(&key) && taken.insert(key) {
-            fresh.push(*page);
-        }
-    }
-    Ok(fresh)
+    Ok(claimed
+        .into_iter()
+        .filter_map(|key| newest.get(&key).copied())
+        .collect())
 }
 
 /// Inserts new users and updates changed ones; returns, for each row
@@ -404,6 +440,10 @@ async fn upsert_groups(
                IS DISTINCT FROM
                (EXCLUDED.group_type, EXCLUDED.created, EXCLUDED.last_updated, EXCLUDED.last_membership_updated,
                 EXCLUDED.object_class, EXCLUDED.profile, NULL::timestamptz)
+           -- A late page never rolls a group back, as for users.
+           AND (g.last_updated IS NULL OR EXCLUDED.last_updated IS NULL OR EXCLUDED.last_updated >= g.last_updated)
+           AND (g.last_membership_updated IS NULL OR EXCLUDED.last_membership_updated IS NULL
+                OR EXCLUDED.last_membership_updated >= g.last_membership_updated)
          RETURNING tenant_id, okta_id",
     )
     .bind(tenant)

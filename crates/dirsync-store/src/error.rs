@@ -30,6 +30,37 @@ impl StoreError {
         }
     }
 
+    /// Whether the same statement may succeed if tried again soon: the
+    /// database was unreachable, restarting, or chose this transaction as a
+    /// deadlock or serialization victim. Anything else (a value PostgreSQL
+    /// refuses, a constraint) fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        let err = match self {
+            StoreError::Unreachable { .. } => return true,
+            StoreError::Database(err) => err,
+            _ => return false,
+        };
+        match err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // 08: connection exception; 57P0x: admin/crash shutdown,
+                // cannot connect now; 40001/40P01: serialization, deadlock;
+                // 53: insufficient resources.
+                code.starts_with("08")
+                    || code.starts_with("57P0")
+                    || code == "40001"
+                    || code == "40P01"
+                    || code.starts_with("53")
+            }),
+            _ => false,
+        }
+    }
+
     pub(crate) fn corrupt(err: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt(err.to_string())
     }

@@ -21,7 +21,9 @@ pub use config::StoreConfig;
 pub use directory::{DirectoryCounts, PageBatch, WrittenBatch};
 pub use error::StoreError;
 pub use events::{ChangeEvent, EventRow, PendingEvents};
-pub use runs::{ChainState, Checkpoint, ClaimedRun, ModeText, NewRun, RunRecord, StateText, TriggerText};
+pub use runs::{
+    ChainState, Checkpoint, ClaimedRun, Lease, ModeText, NewChain, NewRun, RowKind, RunRecord, StateText, TriggerText,
+};
 pub use schedule::{INCREMENTAL_OVERLAP, SchedulePolicy, ScheduledRun};
 pub use tenant_admin::{KeyRotation, TenantSettingsPatch};
 pub use tenants::{NewTenant, Tenant};

@@ -40,7 +40,19 @@ pub struct RunRecord {
     pub memberships_added: i64,
     pub memberships_removed: i64,
     pub pending_user_removals: Option<i64>,
+    pub pending_group_removals: Option<i64>,
+    pub pending_membership_removals: Option<i64>,
+    /// Memberships left in place because their group's member listing
+    /// came back shorter than its `usersCount`.
+    pub memberships_unverified: i64,
     pub deletions_confirmed_at: Option<OffsetDateTime>,
+    /// A newer full run took this review over.
+    pub superseded_by: Option<Uuid>,
+    /// Okta's clock when the run began listing, and Okta's clock minus ours.
+    pub okta_started_at: Option<OffsetDateTime>,
+    pub clock_skew_ms: Option<i64>,
+    /// Handoffs after a lapsed lease (a worker died or hung).
+    pub lost_leases: i32,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
 }
@@ -88,7 +100,9 @@ pub(crate) const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger
         r.okta_requests, r.users_seen, r.users_changed, r.users_removed,
         r.groups_seen, r.groups_changed, r.groups_removed,
         r.memberships_seen, r.memberships_added, r.memberships_removed,
-        r.pending_user_removals, r.deletions_confirmed_at, r.error_code, r.error_message
+        r.pending_user_removals, r.pending_group_removals, r.pending_membership_removals,
+        r.memberships_unverified, r.deletions_confirmed_at, r.superseded_by, r.okta_started_at,
+        r.clock_skew_ms, r.lost_leases, r.error_code, r.error_message
     FROM sync_runs r";
 
 pub struct NewRun {
@@ -97,19 +111,31 @@ pub struct NewRun {
     pub trigger: Trigger,
 }
 
+/// Who holds a run: the worker process and the attempt it was granted.
+/// Every write of run state carries it and is refused once the run has
+/// passed to another holder (fencing): the same process claiming the run
+/// again after its own lease lapsed is another attempt, so a stale task of
+/// that process is refused too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub attempt: u32,
+}
+
 /// What a worker gets when its lease on a run is granted.
 #[derive(Debug, Clone)]
 pub struct ClaimedRun {
     pub run_id: Uuid,
     pub tenant_id: Uuid,
     pub mode: SyncMode,
-    pub attempt: u32,
-    /// The fetch already ended in an earlier attempt; only the
-    /// `FetchCompleted` notice may need sending again.
-    pub fetch_completed: bool,
-    pub pages_total: Option<u32>,
+    pub lease: Lease,
+    /// Handoffs after a lapsed lease so far (this one included): what the
+    /// worker's give-up limit counts.
+    pub lost_leases: u32,
     /// Incremental runs: only what changed after this instant is listed.
     pub changed_since: Option<OffsetDateTime>,
+    /// Okta's clock when the run began listing (set by the first attempt).
+    pub okta_started_at: Option<OffsetDateTime>,
 }
 
 #[derive(FromRow)]
@@ -117,9 +143,17 @@ struct ClaimRow {
     tenant_id: Uuid,
     mode: String,
     attempt: i32,
-    fetch_completed_at: Option<OffsetDateTime>,
-    pages_total: Option<i32>,
+    lost_leases: i32,
     changed_since: Option<OffsetDateTime>,
+    okta_started_at: Option<OffsetDateTime>,
+}
+
+/// A chain found while walking another (a groups page reveals member
+/// chains), with how many rows it should list (the group's `usersCount`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewChain {
+    pub chain: Chain,
+    pub expected_rows: Option<u32>,
 }
 
 /// A chain's checkpoint as stored.
@@ -138,11 +172,14 @@ pub struct Checkpoint<'a> {
     pub next_url: Option<&'a str>,
     pub pages: u32,
     pub done: bool,
+    /// The chain ended because its subject is gone (a group deleted while
+    /// the run listed its members, confirmed by id).
+    pub gone: bool,
     /// Chains discovered on this page (a groups page yields member chains).
-    pub new_chains: &'a [Chain],
+    pub new_chains: &'a [NewChain],
     /// Chains discovered already complete (the member chain of a group
     /// Okta reports empty: nothing to fetch, but its member set is replaced).
-    pub done_chains: &'a [Chain],
+    pub done_chains: &'a [NewChain],
     /// Okta requests spent since the previous checkpoint.
     pub okta_requests: u64,
 }
@@ -212,12 +249,18 @@ impl Store {
     /// or its row is locked (a writer is finalizing it): a worker slot never
     /// waits on a long finalize.
     pub async fn claim_run(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<Option<ClaimedRun>, StoreError> {
+        // A run whose fetch is complete belongs to the writers: never handed
+        // out again. A lease that lapsed with an owner still named is a lost
+        // one (a released lease names nobody).
         let row: Option<ClaimRow> = sqlx::query_as(
-            "UPDATE sync_runs SET state = 'running', attempt = attempt + 1, lease_owner = $2,
+            "UPDATE sync_runs SET state = 'running', attempt = attempt + 1,
+                    lost_leases = lost_leases + (state = 'running' AND lease_owner IS NOT NULL)::int,
+                    lease_owner = $2,
                     lease_expires_at = now() + make_interval(secs => $3), started_at = coalesce(started_at, now())
              WHERE id = (SELECT id FROM sync_runs WHERE id = $1 FOR UPDATE SKIP LOCKED)
+               AND fetch_completed_at IS NULL
                AND (state = 'queued' OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-             RETURNING tenant_id, mode, attempt, fetch_completed_at, pages_total, changed_since",
+             RETURNING tenant_id, mode, attempt, lost_leases, changed_since, okta_started_at",
         )
         .bind(run_id)
         .bind(owner)
@@ -229,23 +272,27 @@ impl Store {
             run_id,
             tenant_id: row.tenant_id,
             mode: row.mode.parse().map_err(StoreError::corrupt)?,
-            attempt: row.attempt as u32,
-            fetch_completed: row.fetch_completed_at.is_some(),
-            pages_total: row.pages_total.map(|p| p as u32),
+            lease: Lease {
+                owner: owner.to_owned(),
+                attempt: row.attempt as u32,
+            },
+            lost_leases: row.lost_leases as u32,
             changed_since: row.changed_since,
+            okta_started_at: row.okta_started_at,
         }))
     }
 
     /// Extends the lease. `false`: the lease was lost (expired and taken, or
     /// the run ended); the worker must stop touching the run.
-    pub async fn heartbeat(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+    pub async fn heartbeat(&self, run_id: Uuid, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE sync_runs SET lease_expires_at = now() + make_interval(secs => $3)
-             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+             WHERE id = $1 AND lease_owner = $2 AND attempt = $4 AND state = 'running' AND fetch_completed_at IS NULL",
         )
         .bind(run_id)
-        .bind(owner)
+        .bind(&lease.owner)
         .bind(ttl.as_secs_f64())
+        .bind(lease.attempt as i32)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -272,10 +319,31 @@ impl Store {
     /// Registers chains with the URL of their first page (idempotent),
     /// under the lease. Storing the first URL makes a resumed chain use the
     /// very filter it was planned with.
-    pub async fn add_chains(&self, run_id: Uuid, owner: &str, chains: &[(Chain, String)]) -> Result<bool, StoreError> {
+    /// The plan's first attempt also records Okta's clock at the start
+    /// (`okta_clock`: Okta's time and Okta's minus ours, in ms); a resumed
+    /// run keeps the first value.
+    pub async fn add_chains(
+        &self,
+        run_id: Uuid,
+        lease: &Lease,
+        chains: &[(Chain, String)],
+        okta_clock: Option<(OffsetDateTime, i64)>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if !lease_held(&mut tx, run_id, owner, 0).await? {
+        if !lease_held(&mut tx, run_id, lease, 0).await? {
             return Ok(false);
+        }
+        if let Some((okta_now, skew_ms)) = okta_clock {
+            sqlx::query(
+                "UPDATE sync_runs SET okta_started_at = coalesce(okta_started_at, $2),
+                        clock_skew_ms = coalesce(clock_skew_ms, $3)
+                 WHERE id = $1",
+            )
+            .bind(run_id)
+            .bind(okta_now)
+            .bind(skew_ms)
+            .execute(&mut *tx)
+            .await?;
         }
         let names: Vec<String> = chains.iter().map(|(c, _)| c.to_string()).collect();
         let urls: Vec<&str> = chains.iter().map(|(_, u)| u.as_str()).collect();
@@ -327,13 +395,13 @@ impl Store {
 
     /// Records a chain's progress (and the chains it revealed) in one
     /// transaction, only while `owner` holds the lease. `false`: lease lost.
-    pub async fn checkpoint(&self, run_id: Uuid, owner: &str, cp: Checkpoint<'_>) -> Result<bool, StoreError> {
+    pub async fn checkpoint(&self, run_id: Uuid, lease: &Lease, cp: Checkpoint<'_>) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if !lease_held(&mut tx, run_id, owner, cp.okta_requests).await? {
+        if !lease_held(&mut tx, run_id, lease, cp.okta_requests).await? {
             return Ok(false);
         }
         sqlx::query(
-            "UPDATE sync_chains SET next_url = $3, pages = $4, done = $5, updated_at = now()
+            "UPDATE sync_chains SET next_url = $3, pages = $4, done = $5, gone = $6, updated_at = now()
              WHERE run_id = $1 AND chain = $2",
         )
         .bind(run_id)
@@ -341,42 +409,37 @@ impl Store {
         .bind(cp.next_url)
         .bind(cp.pages as i32)
         .bind(cp.done)
+        .bind(cp.gone)
         .execute(&mut *tx)
         .await?;
-        insert_chains(&mut tx, run_id, cp.new_chains).await?;
-        if !cp.done_chains.is_empty() {
-            let names: Vec<String> = cp.done_chains.iter().map(Chain::to_string).collect();
-            sqlx::query(
-                "INSERT INTO sync_chains (run_id, chain, done) SELECT $1, c, true FROM UNNEST($2::text[]) AS c
-                 ON CONFLICT (run_id, chain) DO NOTHING",
-            )
-            .bind(run_id)
-            .bind(names)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_chains(&mut tx, run_id, cp.new_chains, false).await?;
+        insert_chains(&mut tx, run_id, cp.done_chains, true).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Every chain has ended: records the page total the writer must reach.
+    /// Every chain has ended: records the page total the writer must reach
+    /// and lets go of the lease (the run is the writers' now: no worker
+    /// takes it again, so no request is spent on it twice).
     pub async fn complete_fetch(
         &self,
         run_id: Uuid,
-        owner: &str,
+        lease: &Lease,
         okta_requests: u64,
     ) -> Result<Option<u32>, StoreError> {
         let total: Option<(i32,)> = sqlx::query_as(
             "UPDATE sync_runs r SET fetch_completed_at = coalesce(fetch_completed_at, now()),
                     okta_requests = okta_requests + $3,
-                    pages_total = (SELECT coalesce(sum(pages), 0) FROM sync_chains c WHERE c.run_id = r.id)
-             WHERE id = $1 AND lease_owner = $2 AND state = 'running'
+                    pages_total = (SELECT coalesce(sum(pages), 0) FROM sync_chains c WHERE c.run_id = r.id),
+                    lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND lease_owner = $2 AND attempt = $4 AND state = 'running' AND fetch_completed_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM sync_chains c WHERE c.run_id = r.id AND NOT c.done)
              RETURNING pages_total",
         )
         .bind(run_id)
-        .bind(owner)
+        .bind(&lease.owner)
         .bind(okta_requests as i64)
+        .bind(lease.attempt as i32)
         .fetch_optional(&self.pool)
         .await?;
         Ok(total.map(|(t,)| t as u32))
@@ -386,7 +449,7 @@ impl Store {
     pub async fn fail_run(
         &self,
         run_id: Uuid,
-        owner: &str,
+        lease: &Lease,
         code: ErrorCode,
         message: &str,
         okta_requests: u64,
@@ -394,13 +457,31 @@ impl Store {
         let done = sqlx::query(
             "UPDATE sync_runs SET state = 'failed', error_code = $3, error_message = $4, finished_at = now(),
                     okta_requests = okta_requests + $5, lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+             WHERE id = $1 AND lease_owner = $2 AND attempt = $6 AND state = 'running'",
         )
         .bind(run_id)
-        .bind(owner)
+        .bind(&lease.owner)
         .bind(code.as_str())
         .bind(message)
         .bind(okta_requests as i64)
+        .bind(lease.attempt as i32)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends an active run as failed whoever holds it: for the writers,
+    /// when a page of the run cannot be stored (it was dead-lettered) or
+    /// its pages never arrive. `false` if the run had already ended.
+    pub async fn fail_active_run(&self, run_id: Uuid, code: ErrorCode, message: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sync_runs SET state = 'failed', error_code = $2, error_message = $3, finished_at = now(),
+                    lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(run_id)
+        .bind(code.as_str())
+        .bind(message)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -408,13 +489,16 @@ impl Store {
 
     /// Gives the run up for another worker at once (shutdown, broker
     /// trouble): the scheduler sends its request again on its next round.
-    pub async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<bool, StoreError> {
+    /// The lease names nobody afterwards, so the next claim is not counted
+    /// as a lost lease.
+    pub async fn release_lease(&self, run_id: Uuid, lease: &Lease) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE sync_runs SET lease_expires_at = now() - interval '1 millisecond'
-             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            "UPDATE sync_runs SET lease_owner = NULL, lease_expires_at = now() - interval '1 millisecond'
+             WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running'",
         )
         .bind(run_id)
-        .bind(owner)
+        .bind(&lease.owner)
+        .bind(lease.attempt as i32)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -448,37 +532,51 @@ impl Store {
         Ok((published, written))
     }
 
-    /// Users stored for the tenant that this full run has not seen: the
-    /// candidates for removal, each to be confirmed with Okta by id.
-    pub async fn unseen_users(&self, run_id: Uuid, tenant_id: Uuid) -> Result<Vec<String>, StoreError> {
-        let ids: Vec<(String,)> = sqlx::query_as(
+    /// Users (`kind` `u`) or groups (`g`) stored for the tenant that this
+    /// full run has not seen: the candidates for removal, each to be
+    /// confirmed with Okta by id.
+    pub async fn unseen(&self, run_id: Uuid, tenant_id: Uuid, kind: RowKind) -> Result<Vec<String>, StoreError> {
+        let table = match kind {
+            RowKind::User => "users",
+            RowKind::Group => "groups",
+        };
+        let ids: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             // EXCEPT hashes both sides whatever the (often stale) statistics
             // of the young sync_seen rows say; a NOT EXISTS planned as a
             // nested loop took 10 s at 10,000 users.
-            "SELECT okta_id FROM users WHERE tenant_id = $2 AND deleted_at IS NULL
+            "SELECT okta_id FROM {table} WHERE tenant_id = $2 AND deleted_at IS NULL
              EXCEPT
-             SELECT okta_id FROM sync_seen WHERE run_id = $1 AND kind = 'u'
-             ORDER BY okta_id",
-        )
+             SELECT okta_id FROM sync_seen WHERE run_id = $1 AND kind = $3
+             ORDER BY okta_id"
+        )))
         .bind(run_id)
         .bind(tenant_id)
+        .bind(kind.code())
         .fetch_all(&self.pool)
         .await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
-    /// Records users Okta confirmed gone (404 by id), under the lease.
-    pub async fn record_removals(&self, run_id: Uuid, owner: &str, okta_ids: &[String]) -> Result<bool, StoreError> {
+    /// Records users or groups Okta confirmed gone (404 `E0000007` by id),
+    /// under the lease.
+    pub async fn record_removals(
+        &self,
+        run_id: Uuid,
+        lease: &Lease,
+        kind: RowKind,
+        okta_ids: &[String],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if !lease_held(&mut tx, run_id, owner, 0).await? {
+        if !lease_held(&mut tx, run_id, lease, 0).await? {
             return Ok(false);
         }
         sqlx::query(
-            "INSERT INTO sync_removals (run_id, okta_id) SELECT $1, id FROM UNNEST($2::text[]) AS id
+            "INSERT INTO sync_removals (run_id, kind, okta_id) SELECT $1, $3, id FROM UNNEST($2::text[]) AS id
              ON CONFLICT DO NOTHING",
         )
         .bind(run_id)
         .bind(okta_ids)
+        .bind(kind.code())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -495,7 +593,7 @@ impl Store {
     ) -> Result<Vec<(Uuid, Uuid, SyncMode, Trigger, u32)>, StoreError> {
         let rows: Vec<(Uuid, Uuid, String, String, i32)> = sqlx::query_as(
             "SELECT id, tenant_id, mode, trigger, attempt FROM sync_runs
-             WHERE (state = 'running' AND lease_expires_at < now())
+             WHERE (state = 'running' AND fetch_completed_at IS NULL AND lease_expires_at < now())
                 OR (state = 'queued' AND created_at < now() - make_interval(secs => $1))
              ORDER BY created_at LIMIT 500",
         )
@@ -516,38 +614,67 @@ impl Store {
     }
 }
 
-/// Locks the run row for the rest of the transaction if `owner` holds its
-/// lease, adding the Okta requests spent meanwhile.
+/// Locks the run row for the rest of the transaction if `lease` still
+/// holds it, adding the Okta requests spent meanwhile.
 async fn lease_held(
     tx: &mut sqlx::PgConnection,
     run_id: Uuid,
-    owner: &str,
+    lease: &Lease,
     okta_requests: u64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE sync_runs SET okta_requests = okta_requests + $3
-         WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+         WHERE id = $1 AND lease_owner = $2 AND attempt = $4 AND state = 'running' AND fetch_completed_at IS NULL",
     )
     .bind(run_id)
-    .bind(owner)
+    .bind(&lease.owner)
     .bind(okta_requests as i64)
+    .bind(lease.attempt as i32)
     .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-async fn insert_chains(tx: &mut sqlx::PgConnection, run_id: Uuid, chains: &[Chain]) -> Result<(), StoreError> {
+async fn insert_chains(
+    tx: &mut sqlx::PgConnection,
+    run_id: Uuid,
+    chains: &[NewChain],
+    done: bool,
+) -> Result<(), StoreError> {
     if chains.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> = chains.iter().map(Chain::to_string).collect();
+    let names: Vec<String> = chains.iter().map(|c| c.chain.to_string()).collect();
+    let expected: Vec<Option<i32>> = chains
+        .iter()
+        .map(|c| c.expected_rows.map(|n| n.min(i32::MAX as u32) as i32))
+        .collect();
     sqlx::query(
-        "INSERT INTO sync_chains (run_id, chain) SELECT $1, c FROM UNNEST($2::text[]) AS c
+        "INSERT INTO sync_chains (run_id, chain, expected_rows, done)
+         SELECT $1, c, e, $4 FROM UNNEST($2::text[], $3::int[]) AS x(c, e)
          ON CONFLICT (run_id, chain) DO NOTHING",
     )
     .bind(run_id)
     .bind(names)
+    .bind(expected)
+    .bind(done)
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The two kinds of directory rows a run confirms gone by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    User,
+    Group,
+}
+
+impl RowKind {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            RowKind::User => "u",
+            RowKind::Group => "g",
+        }
+    }
 }

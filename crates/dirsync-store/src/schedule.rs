@@ -38,11 +38,16 @@ pub struct ScheduledRun {
 /// (`SKIP LOCKED`: replicas share them), moved to their next slot after
 /// `$1` (so a scheduler back from downtime makes one run, not one per missed
 /// day), and get a run; the unique `(tenant, slot)` index and the
-/// one-active-run index make a second insert a no-op. The run is full when
+/// one-active-run index make a second insert a no-op; a tenant whose run is
+/// in progress waits for it to end, so its daily run follows it (its
+/// `scheduled_for` says which slot it fills). The run is full when
 /// the last full success is older than the policy allows.
 const DUE_RUNS: &str = "
 WITH due AS (
-    SELECT id, next_run_at AS slot FROM tenants WHERE next_run_at <= $1
+    -- A tenant with a run in progress stays due: its daily run is created
+    -- once that run ends (never dropped on the one-active-run index).
+    SELECT id, next_run_at AS slot FROM tenants t WHERE next_run_at <= $1
+      AND NOT EXISTS (SELECT 1 FROM sync_runs a WHERE a.tenant_id = t.id AND a.state IN ('queued', 'running'))
     ORDER BY next_run_at LIMIT 2000 FOR UPDATE SKIP LOCKED
 ), moved AS (
     UPDATE tenants t SET next_run_at = dirsync_slot_after(t.schedule_minute, t.preferred_hour, t.time_zone, $1)

@@ -16,6 +16,10 @@ pub struct TenantSettingsPatch {
     pub time_zone: Option<Option<String>>,
     pub deletion_max_percent: Option<f64>,
     pub deletion_min_users: Option<i32>,
+    pub deletion_max_percent_groups: Option<f64>,
+    pub deletion_min_groups: Option<i32>,
+    pub deletion_max_percent_memberships: Option<f64>,
+    pub deletion_min_memberships: Option<i32>,
 }
 
 /// What `dirsync keys rotate` did.
@@ -43,6 +47,10 @@ impl Store {
                 time_zone = CASE WHEN $5 THEN $6 ELSE time_zone END,
                 deletion_max_percent = coalesce($7, deletion_max_percent),
                 deletion_min_users = coalesce($8, deletion_min_users),
+                deletion_max_percent_groups = coalesce($9, deletion_max_percent_groups),
+                deletion_min_groups = coalesce($10, deletion_min_groups),
+                deletion_max_percent_memberships = coalesce($11, deletion_max_percent_memberships),
+                deletion_min_memberships = coalesce($12, deletion_min_memberships),
                 updated_at = now()
              WHERE id = $1
              RETURNING {TENANT_COLUMNS}"
@@ -55,6 +63,10 @@ impl Store {
         .bind(patch.time_zone.clone().flatten())
         .bind(patch.deletion_max_percent)
         .bind(patch.deletion_min_users)
+        .bind(patch.deletion_max_percent_groups)
+        .bind(patch.deletion_min_groups)
+        .bind(patch.deletion_max_percent_memberships)
+        .bind(patch.deletion_min_memberships)
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| tenant_not_found(id))

@@ -16,7 +16,8 @@ pub struct WorkerConfig {
     pub min_users_per_slice: i64,
     /// A lease not renewed for this long is taken over by another worker.
     pub lease_ttl_ms: u64,
-    /// A run handed out more often than this fails as `internal`.
+    /// A run whose lease lapsed this often (its worker died or hung each
+    /// time) fails as `internal`; graceful handoffs do not count.
     pub max_attempts: u32,
     pub users_page_size: u32,
     pub groups_page_size: u32,

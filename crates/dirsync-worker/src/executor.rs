@@ -1,9 +1,9 @@
 //! One claimed run, walked chain by chain.
 
 use crate::{RunError, convert, service::WorkerContext};
-use dirsync_domain::{Chain, FetchCompleted, PageFetched, PagePayload, SyncMode, WriterMessage};
-use dirsync_okta::{GroupType, OktaClient, Page};
-use dirsync_store::{ChainState, Checkpoint, ClaimedRun};
+use dirsync_domain::{Chain, ErrorCode, FetchCompleted, PageFetched, PagePayload, SyncMode, WriterMessage};
+use dirsync_okta::{GroupType, OktaClient, OktaError, Page};
+use dirsync_store::{ChainState, Checkpoint, ClaimedRun, NewChain, RowKind};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -17,9 +17,15 @@ use url::Url;
 /// users out, any filter brings them in, and no user predates the epoch.
 const EPOCH: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 
-/// How far the catch-up chain reaches back before the run began: our
-/// clock and Okta's may disagree by this much.
-const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+/// How far the catch-up chain reaches back before the run began (on Okta's
+/// clock, from its `Date` header, whose resolution is a second): a write
+/// Okta stamped just before it answered is still seen.
+const CATCH_UP_OVERLAP: Duration = Duration::from_secs(60);
+
+/// A difference between Okta's clock and ours above this is logged: windows
+/// are on Okta's clock so it does no harm, but it says our host's clock (or
+/// Okta's) is wrong.
+const SKEW_WARNING: Duration = Duration::from_secs(3 * 60);
 
 /// Okta's filter timestamp format: `2024-03-01T12:34:56.000Z`.
 fn okta_time(t: OffsetDateTime) -> String {
@@ -49,10 +55,11 @@ pub struct RunExecutor<'a> {
 
 /// What one fetched page becomes.
 struct Fetched {
-    payload: PagePayload,
+    /// `None`: the chain's subject is gone (nothing to publish).
+    payload: Option<PagePayload>,
     next: Option<Url>,
-    new_chains: Vec<Chain>,
-    done_chains: Vec<Chain>,
+    new_chains: Vec<NewChain>,
+    done_chains: Vec<NewChain>,
 }
 
 impl<'a> RunExecutor<'a> {
@@ -69,10 +76,6 @@ impl<'a> RunExecutor<'a> {
     /// Fetches whatever the run still lacks, then tells the writers how
     /// many pages to expect.
     pub async fn execute(&self) -> Result<(), RunError> {
-        if let (true, Some(pages)) = (self.run.fetch_completed, self.run.pages_total) {
-            // An earlier attempt fetched everything; its notice may be lost.
-            return self.announce_completion(pages).await;
-        }
         let org = self.client.organization().await?;
         // Okta's next links may name the canonical domain of a custom-domain org.
         self.client.allow_origin(&org.domain);
@@ -81,12 +84,23 @@ impl<'a> RunExecutor<'a> {
         }
         let mut chains = self.ctx.deps.store.chains(self.run.run_id).await?;
         if chains.is_empty() {
-            let plan = self.plan().await?;
+            // Okta's clock, not ours, defines every window: the catch-up
+            // chain's and the next incremental run's.
+            let okta_now = self.client.okta_now();
+            let skew = self.client.clock_skew().unwrap_or(time::Duration::ZERO);
+            if skew.unsigned_abs() > SKEW_WARNING {
+                tracing::warn!(
+                    skew_seconds = skew.whole_seconds(),
+                    "Okta's clock and ours differ by minutes; windows follow Okta's"
+                );
+            }
+            let plan = self.plan(okta_now).await?;
+            let clock = (okta_now, skew.whole_milliseconds() as i64);
             self.ensure(
                 self.ctx
                     .deps
                     .store
-                    .add_chains(self.run.run_id, &self.ctx.owner, &plan)
+                    .add_chains(self.run.run_id, &self.run.lease, &plan, Some(clock))
                     .await?,
             )?;
             chains = self.ctx.deps.store.chains(self.run.run_id).await?;
@@ -122,7 +136,7 @@ impl<'a> RunExecutor<'a> {
             .ctx
             .deps
             .store
-            .complete_fetch(self.run.run_id, &self.ctx.owner, self.take_requests())
+            .complete_fetch(self.run.run_id, &self.run.lease, self.take_requests())
             .await?
             .ok_or(RunError::LeaseLost)?;
         self.ctx
@@ -169,13 +183,17 @@ impl<'a> RunExecutor<'a> {
                 _ = self.stop.cancelled() => return Err(RunError::Cancelled),
                 fetched = self.fetch(&state.chain, &url) => fetched?,
             };
-            self.publish_page(&state.chain, seq, fetched.payload).await?;
-            seq += 1;
+            let gone = fetched.payload.is_none();
+            if let Some(payload) = fetched.payload {
+                self.publish_page(&state.chain, seq, payload).await?;
+                seq += 1;
+            }
             let checkpoint = Checkpoint {
                 chain: &state.chain,
                 next_url: fetched.next.as_ref().map(Url::as_str),
                 pages: seq,
                 done: fetched.next.is_none(),
+                gone,
                 new_chains: &fetched.new_chains,
                 done_chains: &fetched.done_chains,
                 okta_requests: self.take_requests(),
@@ -184,7 +202,7 @@ impl<'a> RunExecutor<'a> {
                 self.ctx
                     .deps
                     .store
-                    .checkpoint(self.run.run_id, &self.ctx.owner, checkpoint)
+                    .checkpoint(self.run.run_id, &self.run.lease, checkpoint)
                     .await?,
             )?;
             match fetched.next {
@@ -199,12 +217,12 @@ impl<'a> RunExecutor<'a> {
     /// stored by earlier runs), paged side by side; the last range is open,
     /// and a catch-up chain afterwards lists whoever changed since the run
     /// began, so a user who moves between ranges mid-run is never lost.
-    async fn plan(&self) -> Result<Vec<(Chain, String)>, RunError> {
+    async fn plan(&self, okta_now: OffsetDateTime) -> Result<Vec<(Chain, String)>, RunError> {
         let groups = (Chain::Groups, self.first_url(&Chain::Groups).to_string());
         if self.run.mode == SyncMode::Incremental {
             return Ok(vec![(Chain::Users, self.first_url(&Chain::Users).to_string()), groups]);
         }
-        let began = OffsetDateTime::now_utc() - CLOCK_SKEW;
+        let began = okta_now - CATCH_UP_OVERLAP;
         let points = self
             .ctx
             .deps
@@ -272,7 +290,7 @@ impl<'a> RunExecutor<'a> {
 
     async fn fetch(&self, chain: &Chain, url: &Url) -> Result<Fetched, RunError> {
         let mut fetched = Fetched {
-            payload: PagePayload::Users { users: Vec::new() },
+            payload: None,
             next: None,
             new_chains: Vec::new(),
             done_chains: Vec::new(),
@@ -281,7 +299,7 @@ impl<'a> RunExecutor<'a> {
             Chain::Users | Chain::UsersSlice { .. } | Chain::UsersCatchUp => {
                 let Page { items, next } = self.client.users_page(url).await?;
                 let users = items.into_iter().map(convert::user_record).collect();
-                fetched.payload = PagePayload::Users { users };
+                fetched.payload = Some(PagePayload::Users { users });
                 fetched.next = next;
             }
             Chain::Groups => {
@@ -294,36 +312,68 @@ impl<'a> RunExecutor<'a> {
                 {
                     if group.group_type == GroupType::BuiltIn && group.name() == Some("Everyone") {
                         // Everyone holds every user: derived at finalize, never paged.
-                        fetched.done_chains.push(Chain::Everyone {
-                            group_id: group.id.clone(),
+                        fetched.done_chains.push(NewChain {
+                            chain: Chain::Everyone {
+                                group_id: group.id.clone(),
+                            },
+                            expected_rows: None,
                         });
                         continue;
                     }
-                    let chain = Chain::Members {
-                        group_id: group.id.clone(),
+                    // expand=stats says how many members the chain must list
+                    // (fewer is a short listing, not removals) and which groups
+                    // are empty: nothing to page, but their (empty) member set
+                    // is still applied.
+                    let chain = NewChain {
+                        chain: Chain::Members {
+                            group_id: group.id.clone(),
+                        },
+                        expected_rows: group.users_count.and_then(|n| u32::try_from(n).ok()),
                     };
-                    // expand=stats says which groups are empty: nothing to page,
-                    // but their (empty) member set is still applied.
                     match group.users_count {
                         Some(0) => fetched.done_chains.push(chain),
                         _ => fetched.new_chains.push(chain),
                     }
                 }
                 let groups = items.into_iter().map(convert::group_record).collect();
-                fetched.payload = PagePayload::Groups { groups };
+                fetched.payload = Some(PagePayload::Groups { groups });
                 fetched.next = next;
             }
             Chain::Members { group_id } | Chain::Everyone { group_id } => {
-                let Page { items, next } = self.client.group_members_page(url).await?;
+                let Page { items, next } = match self.client.group_members_page(url).await {
+                    Ok(page) => page,
+                    // Deleted while the run listed groups: the chain ends,
+                    // and the group goes once Okta confirms it by id.
+                    Err(e) if e.is_okta_not_found() => {
+                        self.confirm_group_gone(group_id, e).await?;
+                        return Ok(fetched);
+                    }
+                    Err(e) => return Err(not_proof(e)),
+                };
                 let user_ids = items.into_iter().map(|u| u.id).collect();
-                fetched.payload = PagePayload::Members {
+                fetched.payload = Some(PagePayload::Members {
                     group_id: group_id.clone(),
                     user_ids,
-                };
+                });
                 fetched.next = next;
             }
         }
         Ok(fetched)
+    }
+
+    /// A member listing answered 404 `E0000007`: the group must be gone by
+    /// id too, or something is wrong with Okta's answers.
+    async fn confirm_group_gone(&self, group_id: &str, listing: OktaError) -> Result<(), RunError> {
+        match self.client.get_group(group_id).await.map_err(not_proof)? {
+            None => {
+                tracing::info!(group_id, "group deleted during the run; its chain ends");
+                Ok(())
+            }
+            Some(_) => Err(RunError::Failed {
+                code: ErrorCode::OktaUnavailable,
+                message: format!("Okta still has group {group_id} but not its members ({listing})"),
+            }),
+        }
     }
 
     /// A full run removes only users Okta confirms gone: once the writers
@@ -333,30 +383,36 @@ impl<'a> RunExecutor<'a> {
     /// mass deletion may remove without a person's confirmation.
     async fn confirm_removals(&self) -> Result<(), RunError> {
         self.wait_for_writers().await?;
-        let candidates = self
-            .ctx
-            .deps
-            .store
-            .unseen_users(self.run.run_id, self.run.tenant_id)
-            .await?;
-        let mut gone = Vec::new();
-        for id in candidates {
-            let found = tokio::select! {
-                _ = self.stop.cancelled() => return Err(RunError::Cancelled),
-                found = self.client.get_user(&id) => found?,
-            };
-            if found.is_none() {
-                gone.push(id);
+        for kind in [RowKind::User, RowKind::Group] {
+            let store = &self.ctx.deps.store;
+            let candidates = store.unseen(self.run.run_id, self.run.tenant_id, kind).await?;
+            let mut gone = Vec::new();
+            for id in candidates {
+                let found = async {
+                    match kind {
+                        RowKind::User => self.client.get_user(&id).await.map(|u| u.is_some()),
+                        RowKind::Group => self.client.get_group(&id).await.map(|g| g.is_some()),
+                    }
+                };
+                let found = tokio::select! {
+                    _ = self.stop.cancelled() => return Err(RunError::Cancelled),
+                    found = found => found.map_err(not_proof)?,
+                };
+                if !found {
+                    gone.push(id);
+                }
             }
+            self.ensure(
+                store
+                    .record_removals(self.run.run_id, &self.run.lease, kind, &gone)
+                    .await?,
+            )?;
+            tracing::info!(
+                ?kind,
+                confirmed_gone = gone.len(),
+                "removal candidates checked with Okta"
+            );
         }
-        self.ensure(
-            self.ctx
-                .deps
-                .store
-                .record_removals(self.run.run_id, &self.ctx.owner, &gone)
-                .await?,
-        )?;
-        tracing::info!(confirmed_gone = gone.len(), "removal candidates checked with Okta");
         Ok(())
     }
 
@@ -384,7 +440,7 @@ impl<'a> RunExecutor<'a> {
         let message = WriterMessage::PageFetched(PageFetched {
             tenant_id: self.run.tenant_id,
             run_id: self.run.run_id,
-            attempt: self.run.attempt,
+            attempt: self.run.lease.attempt,
             chain: chain.clone(),
             seq,
             payload,
@@ -401,7 +457,7 @@ impl<'a> RunExecutor<'a> {
         let message = WriterMessage::FetchCompleted(FetchCompleted {
             tenant_id: self.run.tenant_id,
             run_id: self.run.run_id,
-            attempt: self.run.attempt,
+            attempt: self.run.lease.attempt,
             pages,
         });
         let id = format!("{}/completed", self.run.run_id);
@@ -425,4 +481,18 @@ impl<'a> RunExecutor<'a> {
     fn ensure(&self, lease_held: bool) -> Result<(), RunError> {
         if lease_held { Ok(()) } else { Err(RunError::LeaseLost) }
     }
+}
+
+/// An error met while asking about one object (a group's members, a user
+/// or group by id): a 404 without Okta's `E0000007` body there is a proxy
+/// or a wrong path answering, no proof that anything is gone, and no sign
+/// of a wrong instance URL either (the run listed the org already).
+fn not_proof(err: OktaError) -> RunError {
+    if matches!(err, OktaError::NotFound { .. }) && !err.is_okta_not_found() {
+        return RunError::Failed {
+            code: ErrorCode::OktaUnavailable,
+            message: format!("a 404 without Okta's error body is not taken as proof that anything is gone: {err}"),
+        };
+    }
+    err.into()
 }

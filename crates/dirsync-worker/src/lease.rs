@@ -1,6 +1,6 @@
 //! Keeps a run's lease alive while the worker walks it.
 
-use dirsync_store::Store;
+use dirsync_store::{Lease, Store};
 use std::{
     sync::{
         Arc,
@@ -20,13 +20,7 @@ pub(crate) struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub(crate) fn start(
-        store: Store,
-        run_id: Uuid,
-        owner: String,
-        ttl: Duration,
-        stop: CancellationToken,
-    ) -> Heartbeat {
+    pub(crate) fn start(store: Store, run_id: Uuid, lease: Lease, ttl: Duration, stop: CancellationToken) -> Heartbeat {
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
         let task = tokio::spawn(async move {
@@ -36,7 +30,7 @@ impl Heartbeat {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(ttl / 3) => {}
                 }
-                match store.heartbeat(run_id, &owner, ttl).await {
+                match store.heartbeat(run_id, &lease, ttl).await {
                     Ok(true) => renewed = Instant::now(),
                     Ok(false) => break,
                     Err(e) => {

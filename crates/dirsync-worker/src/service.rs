@@ -4,7 +4,7 @@ use crate::{OktaSettings, RunError, RunExecutor, WorkerConfig, lease::Heartbeat}
 use dirsync_domain::{ErrorCode, SyncRequested, WorkerMessage};
 use dirsync_okta::{ApiToken, OktaClient, OrgUrl};
 use dirsync_queue::{Broker, Delivery, Publisher, QueueConfig, QueueError, Topology};
-use dirsync_store::{ClaimedRun, Store, TokenCipher};
+use dirsync_store::{ClaimedRun, Lease, Store, TokenCipher};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -153,13 +153,36 @@ pub async fn process_delivery(ctx: &WorkerContext, delivery: Delivery) -> Handle
     handle_request(ctx, &delivery, request).instrument(span).await
 }
 
+/// How long a worker keeps trying to claim a run while the database is
+/// unreachable before the request goes back to the queue (a requeue counts
+/// towards the delivery limit; a database restart should not).
+const CLAIM_PATIENCE: Duration = Duration::from_secs(60);
+
+async fn claim(ctx: &WorkerContext, run_id: Uuid) -> Result<Option<ClaimedRun>, dirsync_store::StoreError> {
+    let deadline = tokio::time::Instant::now() + CLAIM_PATIENCE;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match ctx
+            .deps
+            .store
+            .claim_run(run_id, &ctx.owner, ctx.config.lease_ttl())
+            .await
+        {
+            Err(e) if e.is_transient() && tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot claim the run yet; retrying");
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => return Err(e),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            result => return result,
+        }
+    }
+}
+
 async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncRequested) -> Handled {
-    let claimed = match ctx
-        .deps
-        .store
-        .claim_run(request.run_id, &ctx.owner, ctx.config.lease_ttl())
-        .await
-    {
+    let claimed = match claim(ctx, request.run_id).await {
         Ok(Some(claimed)) => claimed,
         Ok(None) => {
             let _ = delivery.ack().await;
@@ -167,19 +190,19 @@ async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncR
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot claim the run; requeueing the request");
-            tokio::time::sleep(Duration::from_secs(1)).await;
             let _ = delivery.requeue().await;
             return Handled::Requeued;
         }
     };
-    if claimed.attempt > ctx.config.max_attempts {
+    if claimed.lost_leases >= ctx.config.max_attempts {
         // Something keeps killing this run (a crash loop, a poison cursor):
-        // stop spending the tenant's budget and say so.
-        let message = format!("gave up after {} attempts", claimed.attempt - 1);
+        // stop spending the tenant's budget and say so. Graceful handoffs
+        // (deploys) do not count, only leases that lapsed.
+        let message = format!("gave up after {} lost leases", claimed.lost_leases);
         let _ = ctx
             .deps
             .store
-            .fail_run(claimed.run_id, &ctx.owner, ErrorCode::Internal, &message, 0)
+            .fail_run(claimed.run_id, &claimed.lease, ErrorCode::Internal, &message, 0)
             .await;
         let _ = delivery.ack().await;
         return Handled::Failed(ErrorCode::Internal);
@@ -189,13 +212,14 @@ async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncR
     if let Err(e) = delivery.ack().await {
         tracing::warn!(error = %e, "ack of a claimed request failed");
     }
-    tracing::info!(attempt = claimed.attempt, mode = %claimed.mode, "run claimed");
+    tracing::info!(attempt = claimed.lease.attempt, mode = %claimed.mode, "run claimed");
     let run_id = claimed.run_id;
+    let lease = claimed.lease.clone();
     let stop = ctx.shutdown.child_token();
     let heartbeat = Heartbeat::start(
         ctx.deps.store.clone(),
         run_id,
-        ctx.owner.clone(),
+        lease.clone(),
         ctx.config.lease_ttl(),
         stop.clone(),
     );
@@ -203,7 +227,7 @@ async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncR
     stop.cancel();
     let lease_lost = heartbeat.lost();
     drop(heartbeat);
-    finish(ctx, run_id, result, lease_lost, unreported).await
+    finish(ctx, run_id, &lease, result, lease_lost, unreported).await
 }
 
 async fn execute(ctx: &WorkerContext, run: ClaimedRun, stop: CancellationToken) -> (Result<(), RunError>, u64) {
@@ -232,6 +256,7 @@ async fn okta_client(ctx: &WorkerContext, tenant_id: Uuid) -> Result<OktaClient,
 async fn finish(
     ctx: &WorkerContext,
     run_id: Uuid,
+    lease: &Lease,
     result: Result<(), RunError>,
     lease_lost: bool,
     requests: u64,
@@ -245,7 +270,7 @@ async fn finish(
         Err(_) if lease_lost => Handled::Abandoned,
         Err(RunError::Failed { code, message }) => {
             tracing::warn!(error_code = %code, error = %message, "run failed");
-            match store.fail_run(run_id, &ctx.owner, code, &message, requests).await {
+            match store.fail_run(run_id, lease, code, &message, requests).await {
                 Ok(_) => Handled::Failed(code),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot record the failure; the run will be retried");
@@ -256,7 +281,7 @@ async fn finish(
         Err(RunError::LeaseLost) => Handled::Abandoned,
         Err(e) => {
             tracing::warn!(error = %e, "run interrupted; releasing it to be resumed");
-            if let Err(e) = store.release_lease(run_id, &ctx.owner).await {
+            if let Err(e) = store.release_lease(run_id, lease).await {
                 tracing::warn!(error = %e, "cannot release the lease; it will lapse");
             }
             Handled::Abandoned

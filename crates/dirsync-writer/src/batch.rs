@@ -1,9 +1,20 @@
 //! One batch of deliveries: decoded, applied in one transaction, acked.
+//!
+//! What can go wrong, and what happens:
+//! - the database is unreachable or restarting: the batch is tried again in
+//!   process with backoff (the deliveries stay unacked; nothing is requeued,
+//!   so a database blip never counts towards the broker's delivery limit);
+//! - one page holds something PostgreSQL refuses: the batch is split in
+//!   halves until that page is alone; the others are written, that page is
+//!   dead-lettered and its run fails with a code that says so. A batch mixes
+//!   tenants, and one tenant's page never fails another's;
+//! - a message is unreadable: dead-lettered with a log line saying why.
 
-use dirsync_domain::{PageFetched, WriterMessage};
+use dirsync_domain::{ErrorCode, PageFetched, WriterMessage};
 use dirsync_queue::Delivery;
 use dirsync_store::{PageBatch, Store, StoreError};
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// What a batch came to, for logs and tests.
@@ -11,29 +22,42 @@ use uuid::Uuid;
 pub struct BatchOutcome {
     pub pages_applied: usize,
     pub pages_duplicate: usize,
+    /// Unreadable messages and pages the database refused: dead-lettered.
     pub poison: usize,
+    /// Runs failed because one of their pages could not be stored.
+    pub failed_runs: Vec<Uuid>,
     /// Runs finalized by this batch.
     pub finalized: Vec<Uuid>,
+    /// The database stayed unreachable past the retry budget (or shutdown
+    /// came first): the deliveries not yet written went back to the queue.
+    pub requeued: usize,
 }
 
-/// Applies the deliveries' pages in one transaction, acks them after the
-/// commit, then finalizes every run that may have become complete.
-///
-/// On a database error nothing is acked: the deliveries go back to the
-/// queue (each retry counts towards the delivery limit).
-pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>) -> Result<BatchOutcome, StoreError> {
+/// How long the writer keeps retrying a batch while the database is
+/// unreachable before it gives the deliveries back to the broker.
+const RETRY_BUDGET: Duration = Duration::from_secs(300);
+
+/// A decoded delivery and its page (none for a `FetchCompleted` notice).
+struct Item {
+    delivery: Delivery,
+    run_id: Uuid,
+    page: Option<PageFetched>,
+}
+
+/// Applies the deliveries' pages, acks each delivery once its page is
+/// committed, then finalizes every run that may have become complete.
+pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>, shutdown: &CancellationToken) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
-    let mut pages: Vec<PageFetched> = Vec::new();
-    let mut runs: BTreeSet<Uuid> = BTreeSet::new();
-    let mut readable = Vec::with_capacity(deliveries.len());
+    let mut items = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
         match delivery.decode::<WriterMessage>() {
             Ok(message) => {
-                runs.insert(message.run_id());
-                if let WriterMessage::PageFetched(page) = message {
-                    pages.push(page);
-                }
-                readable.push(delivery);
+                let run_id = message.run_id();
+                let page = match message {
+                    WriterMessage::PageFetched(page) => Some(page),
+                    WriterMessage::FetchCompleted(_) => None,
+                };
+                items.push(Item { delivery, run_id, page });
             }
             Err(e) => {
                 tracing::error!(error = %e, "unreadable page message; dead-lettering it");
@@ -42,33 +66,92 @@ pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>) -> Result<Bat
             }
         }
     }
-    let written = match store
-        .apply_pages(PageBatch {
-            pages: pages.iter().collect(),
-        })
-        .await
-    {
-        Ok(written) => written,
-        Err(e) => {
-            for delivery in &readable {
-                let _ = delivery.requeue().await;
+    let runs: BTreeSet<Uuid> = items.iter().map(|i| i.run_id).collect();
+    let mut pending = vec![items];
+    while let Some(part) = pending.pop() {
+        match write_with_retry(store, &part, shutdown).await {
+            Ok(written) => {
+                outcome.pages_applied += written.applied;
+                outcome.pages_duplicate += written.duplicates;
+                for item in &part {
+                    // A failed ack only means a redelivery, skipped as a duplicate.
+                    if let Err(e) = item.delivery.ack().await {
+                        tracing::warn!(error = %e, "ack after commit failed; the page will come back as a duplicate");
+                    }
+                }
             }
-            return Err(e);
-        }
-    };
-    outcome.pages_applied = written.applied;
-    outcome.pages_duplicate = written.duplicates;
-    for delivery in &readable {
-        // A failed ack only means a redelivery, which is skipped as a duplicate.
-        if let Err(e) = delivery.ack().await {
-            tracing::warn!(error = %e, "ack after commit failed; the page will come back as a duplicate");
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, pages = part.len(), "database unavailable; pages go back to the queue");
+                for item in &part {
+                    let _ = item.delivery.requeue().await;
+                }
+                outcome.requeued += part.len();
+            }
+            Err(e) if part.len() > 1 => {
+                tracing::warn!(error = %e, pages = part.len(), "batch refused; splitting it to find the bad page");
+                let mut part = part;
+                let second = part.split_off(part.len() / 2);
+                pending.push(second);
+                pending.push(part);
+            }
+            Err(e) => {
+                let item = part.into_iter().next().expect("a part is never empty");
+                let what = item
+                    .page
+                    .as_ref()
+                    .map(|p| format!("page {} of chain {}", p.seq, p.chain))
+                    .unwrap_or_else(|| "the fetch-completed notice".into());
+                tracing::error!(run_id = %item.run_id, error = %e, "{what} cannot be stored; dead-lettering it and failing its run");
+                let _ = item.delivery.dead_letter().await;
+                outcome.poison += 1;
+                let message = format!("{what} could not be stored: {e}");
+                match store.fail_active_run(item.run_id, ErrorCode::Internal, &message).await {
+                    Ok(true) => outcome.failed_runs.push(item.run_id),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot record the run's failure; the sweep will"),
+                }
+            }
         }
     }
     for run_id in runs {
-        if store.try_finalize(run_id).await?.is_some() {
-            tracing::info!(%run_id, "run succeeded");
-            outcome.finalized.push(run_id);
+        match store.try_finalize(run_id).await {
+            Ok(Some(state)) => {
+                tracing::info!(%run_id, %state, "run finalized");
+                outcome.finalized.push(run_id);
+            }
+            Ok(None) => {}
+            // The scheduler's sweep finalizes it once the database is back.
+            Err(e) => tracing::warn!(%run_id, error = %e, "finalize failed; the sweep will retry"),
         }
     }
-    Ok(outcome)
+    outcome
+}
+
+/// Writes the items' pages in one transaction, retrying in process while
+/// the database is unreachable (bounded by [`RETRY_BUDGET`] and shutdown).
+async fn write_with_retry(
+    store: &Store,
+    items: &[Item],
+    shutdown: &CancellationToken,
+) -> Result<dirsync_store::WrittenBatch, StoreError> {
+    let pages: Vec<&PageFetched> = items.iter().filter_map(|i| i.page.as_ref()).collect();
+    if pages.is_empty() {
+        return Ok(Default::default());
+    }
+    let deadline = tokio::time::Instant::now() + RETRY_BUDGET;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let batch = PageBatch { pages: pages.clone() };
+        match store.apply_pages(batch).await {
+            Err(e) if e.is_transient() && tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "batch not written; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Err(e),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            result => return result,
+        }
+    }
 }

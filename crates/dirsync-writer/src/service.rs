@@ -48,9 +48,13 @@ async fn session(config: &WriterConfig, deps: &WriterDeps, shutdown: &Cancellati
             Ok(first) => collect_batch(config, &mut consumer, first).await,
             Err(e) => break Err(e),
         };
-        if let Err(e) = apply_batch(&deps.store, batch).await {
-            tracing::warn!(error = %e, "batch not written; its pages were requeued");
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        let outcome = apply_batch(&deps.store, batch, shutdown).await;
+        if outcome.requeued > 0 {
+            // The database is gone for minutes: let the pages rest in the queue.
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
         }
     };
     consumer.cancel().await;

@@ -36,7 +36,8 @@ async fn settings_credentials_verify_outcomes_deletion_review_and_delete_work_th
             Method::PATCH,
             &path,
             json!({"name": "Beta GmbH", "preferred_hour": 6, "time_zone": "Europe/Berlin",
-                   "deletion_max_percent": 2.5, "deletion_min_users": 5}),
+                   "deletion_max_percent": 2.5, "deletion_min_users": 5,
+                   "deletion_max_percent_memberships": 40.0, "deletion_min_groups": 3}),
         )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.json);
@@ -44,7 +45,9 @@ async fn settings_credentials_verify_outcomes_deletion_review_and_delete_work_th
     assert_eq!(
         patched.json["settings"],
         json!({"preferred_hour": 6, "time_zone": "Europe/Berlin", "deletion_max_percent": 2.5,
-               "deletion_min_users": 5, "schedule_minute": patched.json["settings"]["schedule_minute"]})
+               "deletion_min_users": 5, "deletion_max_percent_groups": 10.0, "deletion_min_groups": 3,
+               "deletion_max_percent_memberships": 40.0, "deletion_min_memberships": 25,
+               "schedule_minute": patched.json["settings"]["schedule_minute"]})
     );
     let next = time::OffsetDateTime::parse(
         patched.json["next_sync_at"].as_str().unwrap(),

@@ -66,6 +66,18 @@ pub struct UpdateSettings {
     /// ...and at least this many stops in `needs_review`.
     #[schema(minimum = 0, maximum = 1000000)]
     pub deletion_min_users: Option<i64>,
+    /// The same guard for groups: more than this percentage of the groups...
+    #[schema(minimum = 0.0, maximum = 100.0)]
+    pub deletion_max_percent_groups: Option<f64>,
+    /// ...and at least this many.
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub deletion_min_groups: Option<i64>,
+    /// The same guard for memberships: more than this percentage of them...
+    #[schema(minimum = 0.0, maximum = 100.0)]
+    pub deletion_max_percent_memberships: Option<f64>,
+    /// ...and at least this many.
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub deletion_min_memberships: Option<i64>,
 }
 
 /// `Some(None)` for an explicit `null`, `None` (by `default`) when absent.

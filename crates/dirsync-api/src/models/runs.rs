@@ -31,8 +31,12 @@ pub struct Run {
     pub counts: RunCounts,
     /// Set when `state` is `failed`.
     pub error: Option<RunError>,
-    /// Set when the run stopped in `needs_review` (and after it was confirmed).
+    /// Set when the run stopped in `needs_review` (and after it was confirmed
+    /// or superseded).
     pub deletion_review: Option<DeletionReview>,
+    /// Okta's clock minus ours in milliseconds, measured when the run began
+    /// (incremental windows follow Okta's clock).
+    pub okta_clock_skew_ms: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,6 +63,9 @@ pub struct RunCounts {
     pub memberships_seen: i64,
     pub memberships_added: i64,
     pub memberships_removed: i64,
+    /// Memberships left in place because their group's member listing came
+    /// back shorter than the group's member count (not proof of removal).
+    pub memberships_unverified: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,13 +77,21 @@ pub struct RunError {
     pub remedy: String,
 }
 
+/// Everything else the run found is applied; only its removals wait.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeletionReview {
     /// Users the run would remove once confirmed.
     pub pending_user_removals: Option<i64>,
+    /// Groups the run would remove once confirmed.
+    pub pending_group_removals: Option<i64>,
+    /// Memberships the run would remove once confirmed.
+    pub pending_membership_removals: Option<i64>,
     /// When someone confirmed (`POST /v1/syncs/{run_id}/confirm-deletions`).
     #[serde(with = "time::serde::rfc3339::option")]
     pub confirmed_at: Option<OffsetDateTime>,
+    /// A newer full run reconciled the directory first; this review's
+    /// removals were dropped and cannot be confirmed.
+    pub superseded_by: Option<Uuid>,
 }
 
 impl From<RunRecord> for Run {
@@ -101,11 +116,15 @@ impl From<RunRecord> for Run {
                 remedy: code.remedy().to_owned(),
             }
         });
-        let deletion_review =
-            (state == RunStateDto::NeedsReview || r.deletions_confirmed_at.is_some()).then_some(DeletionReview {
-                pending_user_removals: r.pending_user_removals,
-                confirmed_at: r.deletions_confirmed_at,
-            });
+        let reviewed =
+            state == RunStateDto::NeedsReview || r.deletions_confirmed_at.is_some() || r.superseded_by.is_some();
+        let deletion_review = reviewed.then_some(DeletionReview {
+            pending_user_removals: r.pending_user_removals,
+            pending_group_removals: r.pending_group_removals,
+            pending_membership_removals: r.pending_membership_removals,
+            confirmed_at: r.deletions_confirmed_at,
+            superseded_by: r.superseded_by,
+        });
         Run {
             id: r.id,
             tenant_id: r.tenant_id,
@@ -137,9 +156,11 @@ impl From<RunRecord> for Run {
                 memberships_seen: r.memberships_seen,
                 memberships_added: r.memberships_added,
                 memberships_removed: r.memberships_removed,
+                memberships_unverified: r.memberships_unverified,
             },
             error,
             deletion_review,
+            okta_clock_skew_ms: r.clock_skew_ms,
         }
     }
 }

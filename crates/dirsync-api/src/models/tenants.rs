@@ -43,6 +43,10 @@ pub struct TenantSettings {
     pub time_zone: Option<String>,
     pub deletion_max_percent: f64,
     pub deletion_min_users: i32,
+    pub deletion_max_percent_groups: f64,
+    pub deletion_min_groups: i32,
+    pub deletion_max_percent_memberships: f64,
+    pub deletion_min_memberships: i32,
     /// The minute of the day (UTC, 0 to 1439) dirsync assigned to the daily
     /// sync so that tenants are spread over the day. Read-only.
     #[schema(minimum = 0, maximum = 1439)]
@@ -85,6 +89,10 @@ impl Tenant {
                 time_zone: view.time_zone,
                 deletion_max_percent: view.deletion_max_percent,
                 deletion_min_users: view.deletion_min_users,
+                deletion_max_percent_groups: view.deletion_max_percent_groups,
+                deletion_min_groups: view.deletion_min_groups,
+                deletion_max_percent_memberships: view.deletion_max_percent_memberships,
+                deletion_min_memberships: view.deletion_min_memberships,
                 schedule_minute: view.schedule_minute,
             },
             token_health: TokenHealth::new(view.last_okta_success_at, now),

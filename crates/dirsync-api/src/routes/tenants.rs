@@ -284,28 +284,47 @@ async fn checked_settings(app: &AppState, body: UpdateSettings) -> Result<Tenant
         }
         other => other,
     };
-    if let Some(percent) = body.deletion_max_percent
-        && !(0.0..=100.0).contains(&percent)
-    {
-        return Err(ApiError::invalid(
-            "deletion_max_percent",
-            "`deletion_max_percent` must be between 0 and 100",
-        ));
+    let percents = [
+        ("deletion_max_percent", body.deletion_max_percent),
+        ("deletion_max_percent_groups", body.deletion_max_percent_groups),
+        (
+            "deletion_max_percent_memberships",
+            body.deletion_max_percent_memberships,
+        ),
+    ];
+    for (field, value) in percents {
+        if let Some(percent) = value
+            && !(0.0..=100.0).contains(&percent)
+        {
+            return Err(ApiError::invalid(field, format!("`{field}` must be between 0 and 100")));
+        }
     }
-    if let Some(users) = body.deletion_min_users
-        && !(0..=1_000_000).contains(&users)
-    {
-        return Err(ApiError::invalid(
-            "deletion_min_users",
-            "`deletion_min_users` must be between 0 and 1000000",
-        ));
+    let minimums = [
+        ("deletion_min_users", body.deletion_min_users),
+        ("deletion_min_groups", body.deletion_min_groups),
+        ("deletion_min_memberships", body.deletion_min_memberships),
+    ];
+    for (field, value) in minimums {
+        if let Some(n) = value
+            && !(0..=1_000_000).contains(&n)
+        {
+            return Err(ApiError::invalid(
+                field,
+                format!("`{field}` must be between 0 and 1000000"),
+            ));
+        }
     }
+    let count = |n: Option<i64>| n.map(|n| n as i32);
     Ok(TenantSettingsPatch {
         name,
         preferred_hour,
         time_zone,
         deletion_max_percent: body.deletion_max_percent,
-        deletion_min_users: body.deletion_min_users.map(|u| u as i32),
+        deletion_min_users: count(body.deletion_min_users),
+        deletion_max_percent_groups: body.deletion_max_percent_groups,
+        deletion_min_groups: count(body.deletion_min_groups),
+        deletion_max_percent_memberships: body.deletion_max_percent_memberships,
+        deletion_min_memberships: count(body.deletion_min_memberships),
     })
 }
 
