@@ -61,9 +61,11 @@ async fn channel(config: &QueueConfig) -> (Connection, Channel) {
     (connection, channel)
 }
 
-/// Publishes the garbage, each confirmed by the broker.
-pub async fn publish(config: &QueueConfig, garbage: &Garbage) {
+/// Publishes the garbage, each confirmed by the broker (declaring the
+/// topology first: the roles may not have done it yet).
+pub async fn publish(config: &QueueConfig, topology: &Topology, garbage: &Garbage) {
     let (connection, channel) = channel(config).await;
+    topology.declare(&channel).await.expect("declare the topology");
     channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
     for (queue, body) in &garbage.messages {
         let props = BasicProperties::default().with_delivery_mode(2);
