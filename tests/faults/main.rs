@@ -124,8 +124,11 @@ impl Case {
         let verdict = verify_first_sync(&self.env, self.tenant, &done, &context).await;
         self.assert_roles_alive();
         summary(self.name, self.started, &verdict, extra);
+        // Logs are kept only for a failed case.
+        let logs = self.fleet.log_dir.clone();
         drop(self.fleet);
         self.env.stop().await;
+        let _ = std::fs::remove_dir_all(logs);
     }
 }
 
@@ -204,25 +207,28 @@ async fn postgres_down_for_20s_mid_run_and_the_waiting_cli_rides_it_out() {
         down.as_secs_f64(),
         at.pages_fetched
     );
-    let log_dir = case.fleet.log_dir.clone();
-    case.finish(run, &extra).await;
-
+    let done = await_end(&case.env, run, END_BOUND).await;
     // Case 7: the CLI saw the same run through and says so.
     let code = tokio::task::spawn_blocking(move || cli.wait(Duration::from_secs(60)))
         .await
         .unwrap();
+    let cli_exited = cli_started.elapsed();
     let out = std::fs::read_to_string(&cli_out).unwrap_or_default();
-    let err = std::fs::read_to_string(log_dir.join("cli-sync.log")).unwrap_or_default();
+    let err = std::fs::read_to_string(case.fleet.log_dir.join("cli-sync.log")).unwrap_or_default();
+    case.finish(run, &extra).await;
     assert_eq!(
         code,
         Some(0),
-        "`dirsync sync --wait` must ride out the outage and exit 0 on success\nstdout: {out}\nstderr: {}",
+        "`dirsync sync --wait` must ride out the outage and exit 0 on success (run {} ended {})\nstdout: {out}\nstderr: {}",
+        done.id,
+        done.state(),
         err.replace('\r', "\n")
     );
     assert!(out.contains(&format!("sync {run} succeeded")), "{out}");
+    let notes = err.lines().filter(|l| l.contains("note:")).count();
     eprintln!(
-        "faults: cli_wait: `dirsync sync acme --wait` exited 0 {:.1} s after PostgreSQL came back: {}",
-        cli_started.elapsed().as_secs_f64(),
+        "faults: cli_wait: `dirsync sync acme --wait` exited 0 {:.1} s after PostgreSQL came back ({notes} notes on stderr): {}",
+        cli_exited.as_secs_f64(),
         out.trim()
     );
 }
