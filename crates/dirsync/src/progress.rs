@@ -7,15 +7,36 @@ use uuid::Uuid;
 
 /// Polls the run until it leaves `queued`/`running` or `timeout` passes;
 /// `on_progress` sees every poll.
+///
+/// The database going away for a while (a restart, a failover) is not the
+/// run's end: while it cannot be reached, polls back off (up to 5 s apart)
+/// until `timeout`, after a note on stderr; only then is the error returned.
 pub async fn wait_for_run(
     store: &Store,
     run_id: Uuid,
     timeout: Duration,
     mut on_progress: impl FnMut(&RunRecord),
 ) -> Result<Option<RunRecord>, StoreError> {
+    const POLL: Duration = Duration::from_millis(250);
     let deadline = tokio::time::Instant::now() + timeout;
+    let mut backoff = POLL;
     loop {
-        let run = store.run(run_id).await?;
+        let run = match store.run(run_id).await {
+            Ok(run) => run,
+            Err(e) if is_connection_problem(&e) && tokio::time::Instant::now() < deadline => {
+                if backoff == POLL {
+                    eprintln!("note: cannot reach the database to follow sync {run_id} ({e}); retrying");
+                }
+                tokio::time::sleep(backoff.min(deadline - tokio::time::Instant::now())).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if backoff != POLL {
+            eprintln!("note: the database answers again");
+            backoff = POLL;
+        }
         on_progress(&run);
         if !run.state().is_active() {
             return Ok(Some(run));
@@ -23,7 +44,27 @@ pub async fn wait_for_run(
         if tokio::time::Instant::now() >= deadline {
             return Ok(None);
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The database could not be reached or dropped the connection (it is
+/// restarting, failing over, or the network is down), as opposed to an
+/// error in what was asked.
+pub fn is_connection_problem(err: &StoreError) -> bool {
+    let sqlx = match err {
+        StoreError::Unreachable { .. } => return true,
+        StoreError::Database(e) => e,
+        _ => return false,
+    };
+    match sqlx {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exception; 57P01-03: the server is shutting
+        // down or starting up.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

@@ -1,0 +1,503 @@
+//! Fault injection: the pipeline's roles as separate processes of the real
+//! `dirsync` binary (two workers, two writers, a scheduler), a full sync of
+//! a simulated org, and a fault in the middle of it — PostgreSQL or
+//! RabbitMQ down, a worker or writer SIGKILLed, every role SIGTERMed and
+//! started again, Okta misbehaving, poison messages. Every case then asks
+//! for the same thing: the run succeeds, the database equals the org, and
+//! the run's change events are exactly one per change.
+//!
+//! The cases stop and start the machine's PostgreSQL and RabbitMQ, so they
+//! run one at a time (and each outage is a guard that restores the service
+//! even when the case panics). A failed case keeps its database
+//! (`dirsync_test_f*`) and its role logs (`$TMPDIR/dirsync-faults/<prefix>/`).
+//!
+//! ```sh
+//! cargo test -p dirsync-tests --test faults -- --nocapture
+//! ```
+
+#[allow(dead_code)]
+#[path = "../e2e/compare.rs"]
+mod compare;
+#[allow(dead_code)]
+#[path = "../e2e/harness.rs"]
+mod harness;
+
+mod check;
+mod fleet;
+mod poison;
+mod services;
+
+use check::{await_end, mid_run, summary, verify_first_sync};
+use dirsync_domain::SyncMode;
+use dirsync_okta_sim::{Faults, Latency, SimConfig};
+use fleet::Fleet;
+use harness::{TestEnv, spec};
+use services::{PgOutage, RabbitOutage};
+use std::{
+    process::Child,
+    time::{Duration, Instant},
+};
+use uuid::Uuid;
+
+/// Cargo runs a binary's tests in parallel; these share the machine's
+/// services and stop them, so each takes this first.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const TOKEN: &str = "tok-faults";
+
+/// Users, groups: about 60 user pages of 50 (one chain on a first sync),
+/// a groups page and ~40 member pages.
+const USERS: usize = 3_000;
+const GROUPS: usize = 40;
+
+/// How long a run may take to end once the fault is over.
+const END_BOUND: Duration = Duration::from_secs(180);
+
+/// Slow enough pages that a fault lands in the middle of the run.
+fn latency() -> Latency {
+    Latency {
+        fixed: Duration::from_millis(60),
+        jitter: Duration::from_millis(40),
+        per_100_items: Duration::from_millis(10),
+    }
+}
+
+fn slow() -> Faults {
+    Faults {
+        latency: latency(),
+        ..Faults::default()
+    }
+}
+
+/// One case's world: a database, a queue prefix, an org, a tenant, the
+/// role processes.
+struct Case {
+    name: &'static str,
+    env: TestEnv,
+    fleet: Fleet,
+    tenant: Uuid,
+    started: Instant,
+}
+
+impl Case {
+    async fn start(name: &'static str, label: &str, users: usize, seed: u64, extra: &[(&str, &str)]) -> Case {
+        let started = Instant::now();
+        let sim = SimConfig::default().with_token(TOKEN).with_faults(slow());
+        let env = TestEnv::start_without_roles(label, spec(users, GROUPS, seed), sim).await;
+        let tenant = env.tenant("acme", TOKEN).await;
+        let mut vars = vec![("DIRSYNC_WORKER__USERS_PAGE_SIZE", "50")];
+        vars.extend_from_slice(extra);
+        let fleet = Fleet::start(&env, 2, 2, &vars);
+        eprintln!("faults: {name}: role logs in {}", fleet.log_dir.display());
+        Case {
+            name,
+            env,
+            fleet,
+            tenant,
+            started,
+        }
+    }
+
+    async fn start_run(&self) -> Uuid {
+        let (run, created) =
+            dirsync::commands::start_sync(&self.env.config, &self.env.store, self.tenant, SyncMode::Full)
+                .await
+                .expect("start a sync");
+        assert!(created);
+        run.id
+    }
+
+    /// The role processes the test did not end are all still running.
+    fn assert_roles_alive(&mut self) {
+        let died = self.fleet.died_on_their_own();
+        assert!(
+            died.is_empty(),
+            "role processes exited on their own: {died:?}\n{}",
+            self.fleet.log_tails(15)
+        );
+    }
+
+    /// Verifies the run, prints the summary line, tears the case down.
+    async fn finish(mut self, run: Uuid, extra: &str) {
+        let done = await_end(&self.env, run, END_BOUND).await;
+        let context = format!("\n{}", self.fleet.log_tails(20));
+        let verdict = verify_first_sync(&self.env, self.tenant, &done, &context).await;
+        self.assert_roles_alive();
+        summary(self.name, self.started, &verdict, extra);
+        // Logs are kept only for a failed case.
+        let logs = self.fleet.log_dir.clone();
+        drop(self.fleet);
+        self.env.stop().await;
+        let _ = std::fs::remove_dir_all(logs);
+    }
+}
+
+/// A child process killed if the case panics.
+struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    /// Waits (bounded) for the exit code.
+    fn wait(mut self, bound: Duration) -> Option<i32> {
+        let mut child = self.0.take().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            if start.elapsed() > bound {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The run the CLI created for the tenant (bounded wait).
+async fn run_of_tenant(env: &TestEnv, tenant: Uuid) -> Uuid {
+    let start = Instant::now();
+    loop {
+        let found: Option<(Uuid,)> =
+            sqlx::query_as("SELECT id FROM sync_runs WHERE tenant_id = $1 ORDER BY created_at LIMIT 1")
+                .bind(tenant)
+                .fetch_optional(env.store.pool())
+                .await
+                .unwrap();
+        if let Some((id,)) = found {
+            return id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the CLI created no run in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Cases 1 and 7: PostgreSQL stopped for 20 s in the middle of a run that
+/// `dirsync sync --wait` (the real CLI process) is following.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_down_for_20s_mid_run_and_the_waiting_cli_rides_it_out() {
+    let _serial = SERIAL.lock().await;
+    let case = Case::start("pg_restart", "fpg", USERS, 31, &[]).await;
+    let (mut cli, cli_out) = case
+        .fleet
+        .command(&["sync", "acme", "--wait", "--timeout", "300"], "cli-sync");
+    let cli = ChildGuard(Some(cli.spawn().expect("spawn dirsync sync --wait")));
+    let run = run_of_tenant(&case.env, case.tenant).await;
+    let at = mid_run(&case.env, run, 12).await;
+
+    let outage = PgOutage::begin();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let down = outage.end();
+
+    let cli_started = Instant::now();
+    let extra = format!(
+        "PostgreSQL down {:.1} s at page {} of the run",
+        down.as_secs_f64(),
+        at.pages_fetched
+    );
+    let done = await_end(&case.env, run, END_BOUND).await;
+    // Case 7: the CLI saw the same run through and says so.
+    let code = tokio::task::spawn_blocking(move || cli.wait(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let cli_exited = cli_started.elapsed();
+    let out = std::fs::read_to_string(&cli_out).unwrap_or_default();
+    let err = std::fs::read_to_string(case.fleet.log_dir.join("cli-sync.log")).unwrap_or_default();
+    case.finish(run, &extra).await;
+    assert_eq!(
+        code,
+        Some(0),
+        "`dirsync sync --wait` must ride out the outage and exit 0 on success (run {} ended {})\nstdout: {out}\nstderr: {}",
+        done.id,
+        done.state(),
+        err.replace('\r', "\n")
+    );
+    assert!(out.contains(&format!("sync {run} succeeded")), "{out}");
+    let notes = err.lines().filter(|l| l.contains("note:")).count();
+    eprintln!(
+        "faults: cli_wait: `dirsync sync acme --wait` exited 0 {:.1} s after PostgreSQL came back ({notes} notes on stderr): {}",
+        cli_exited.as_secs_f64(),
+        out.trim()
+    );
+}
+
+/// Case 2: the RabbitMQ application stopped for 15 s mid-run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rabbitmq_down_for_15s_mid_run() {
+    let _serial = SERIAL.lock().await;
+    let case = Case::start("rabbitmq_restart", "fmq", USERS, 32, &[]).await;
+    let run = case.start_run().await;
+    let at = mid_run(&case.env, run, 12).await;
+
+    let outage = RabbitOutage::begin();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let down = outage.end();
+
+    let extra = format!(
+        "RabbitMQ down {:.1} s at page {} of the run",
+        down.as_secs_f64(),
+        at.pages_fetched
+    );
+    case.finish(run, &extra).await;
+}
+
+async fn lease_owner(env: &TestEnv, run: Uuid) -> Option<String> {
+    let owner: Option<(Option<String>,)> = sqlx::query_as("SELECT lease_owner FROM sync_runs WHERE id = $1")
+        .bind(run)
+        .fetch_optional(env.store.pool())
+        .await
+        .unwrap();
+    // Owners are "<HOSTNAME>/<random>": the process name comes first.
+    owner
+        .and_then(|(o,)| o)
+        .and_then(|o| o.split('/').next().map(str::to_owned))
+}
+
+/// Case 3a: the worker holding the run's lease is SIGKILLed mid-run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_holding_the_lease_sigkilled_mid_run() {
+    let _serial = SERIAL.lock().await;
+    let mut case = Case::start("worker_sigkill", "fwk", USERS, 33, &[]).await;
+    let run = case.start_run().await;
+    let at = mid_run(&case.env, run, 12).await;
+    let victim = lease_owner(&case.env, run).await.expect("a worker holds the lease");
+    case.fleet.kill(&victim);
+
+    let done = await_end(&case.env, run, END_BOUND).await;
+    assert!(
+        done.attempt >= 2,
+        "another worker took the run over (attempt {})",
+        done.attempt
+    );
+    let extra = format!("{victim} killed at page {}", at.pages_fetched);
+    case.finish(run, &extra).await;
+}
+
+/// Case 3b: a writer SIGKILLed mid-run (its unacked pages go to the other).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_writer_sigkilled_mid_run() {
+    let _serial = SERIAL.lock().await;
+    let mut case = Case::start("writer_sigkill", "fwr", USERS, 34, &[]).await;
+    let run = case.start_run().await;
+    let at = mid_run(&case.env, run, 12).await;
+    // Both writers consume the pages queue; writer-0 has written some by now.
+    case.fleet.kill("writer-0");
+    let extra = format!(
+        "writer-0 killed at page {} fetched / {} written",
+        at.pages_fetched, at.pages_written
+    );
+    case.finish(run, &extra).await;
+}
+
+/// Case 4: SIGTERM to every role mid-run; all exit within 30 s; started
+/// again, they complete the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_role_sigtermed_mid_run_then_started_again() {
+    let _serial = SERIAL.lock().await;
+    let mut case = Case::start("sigterm_all", "fterm", USERS, 35, &[]).await;
+    let run = case.start_run().await;
+    let at = mid_run(&case.env, run, 12).await;
+
+    let exits = tokio::task::block_in_place(|| case.fleet.terminate_all(Duration::from_secs(30)));
+    let slow: Vec<&(String, _, _)> = exits.iter().filter(|(_, status, _)| status.is_none()).collect();
+    assert!(slow.is_empty(), "roles still running 30 s after SIGTERM: {slow:?}");
+    let failed: Vec<&(String, _, _)> = exits
+        .iter()
+        .filter(|(_, status, _)| !status.is_some_and(|s| s.success()))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "roles that did not exit cleanly on SIGTERM: {failed:?}\n{}",
+        case.fleet.log_tails(15)
+    );
+    let slowest = exits.iter().map(|(_, _, t)| *t).max().unwrap();
+    let stopped = read_state(&case.env, run).await;
+    case.fleet.restart_ended();
+
+    let extra = format!(
+        "SIGTERM at page {}: all 5 roles exited 0 within {:.1} s, run left {stopped}; restarted",
+        at.pages_fetched,
+        slowest.as_secs_f64()
+    );
+    case.finish(run, &extra).await;
+}
+
+async fn read_state(env: &TestEnv, run: Uuid) -> String {
+    let r = check::read_run(env, run, Duration::from_secs(10)).await;
+    format!(
+        "{} ({} pages fetched, {} written)",
+        r.state(),
+        r.pages_fetched,
+        r.pages_written
+    )
+}
+
+/// Case 5: Okta misbehaves during the run, one kind of fault after
+/// another, each for 20 requests: a burst of 5xx, connection resets,
+/// requests held past the client's 1 s timeout, malformed and truncated
+/// JSON and bodies cut off; then a 429 storm. The workers log every retry
+/// (`dirsync_okta=debug`), which shows each kind was met and retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn okta_faults_during_the_run() {
+    let _serial = SERIAL.lock().await;
+    let case = Case::start(
+        "okta_faults",
+        "fokta",
+        USERS,
+        36,
+        &[
+            // Smaller pages: a longer run, so that every phase meets it.
+            ("DIRSYNC_WORKER__USERS_PAGE_SIZE", "25"),
+            ("DIRSYNC_OKTA__REQUEST_TIMEOUT", "1s"),
+            ("DIRSYNC_OKTA__MAX_RETRIES", "6"),
+            ("DIRSYNC_OKTA__RETRY_MAX_DELAY", "2s"),
+            ("RUST_LOG", "info,sqlx=warn,lapin=warn,dirsync_okta::client=debug"),
+        ],
+    )
+    .await;
+    let run = case.start_run().await;
+    let at = mid_run(&case.env, run, 5).await;
+    let phases: [(&str, Faults); 4] = [
+        (
+            "5xx",
+            Faults {
+                seed: 1,
+                server_errors: 0.3,
+                ..slow()
+            },
+        ),
+        (
+            "resets",
+            Faults {
+                seed: 2,
+                resets: 0.25,
+                ..slow()
+            },
+        ),
+        (
+            "held 3 s",
+            Faults {
+                seed: 3,
+                timeouts: 0.25,
+                hold: Duration::from_secs(3),
+                ..slow()
+            },
+        ),
+        (
+            "bad bodies",
+            Faults {
+                seed: 4,
+                malformed_json: 0.1,
+                truncated_json: 0.1,
+                cut_bodies: 0.1,
+                ..slow()
+            },
+        ),
+    ];
+    let mut notes = Vec::new();
+    for (name, faults) in phases {
+        let requests = case.env.sim.request_log().len();
+        case.env.sim.set_faults(faults);
+        let begun = Instant::now();
+        while case.env.sim.request_log().len() < requests + 20 && begun.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        case.env.sim.set_faults(slow());
+        notes.push(format!("{name} {:.1} s", begun.elapsed().as_secs_f64()));
+    }
+    let r = check::read_run(&case.env, run, Duration::from_secs(10)).await;
+    assert!(
+        r.fetch_completed_at.is_none(),
+        "the faults must hit the run while it fetches; it had finished fetching"
+    );
+    case.env.sim.start_429_storm(Duration::from_secs(3));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    notes.push("429 storm 3 s".to_owned());
+
+    let done = await_end(&case.env, run, END_BOUND).await;
+    let stats = case.env.sim.requests();
+    let retries = case.fleet.log_lines("retrying Okta request");
+    let count = |needle: &str| retries.iter().filter(|l| l.contains(needle)).count();
+    let kinds = [
+        ("429", count("rate limit exceeded")),
+        ("5xx", count("HTTP 50")),
+        ("resets", count("reset by peer")),
+        ("timeouts", count("timed out")),
+        ("bad bodies", count("unexpected response body")),
+    ];
+    let listing = |f: &dirsync_okta_sim::FamilyStats| (f.server_errors, f.dropped, f.rate_limited);
+    assert!(
+        kinds.iter().all(|(_, n)| *n > 0),
+        "every kind of fault met the run and was retried: {kinds:?} of {} retries; sim {:?} {:?}\n{}",
+        retries.len(),
+        listing(&stats.list_users),
+        listing(&stats.groups),
+        retries.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
+    let extra = format!(
+        "from page {}: {}; {} retries ({})",
+        at.pages_fetched,
+        notes.join(", "),
+        retries.len(),
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    drop(done);
+    case.finish(run, &extra).await;
+}
+
+/// Case 6: garbage on each work queue ends in the dead-letter queue, the
+/// roles say why, and a sync afterwards succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn poison_messages_are_dead_lettered_and_the_consumers_go_on() {
+    let _serial = SERIAL.lock().await;
+    let case = Case::start("poison", "fpoison", 1_000, 37, &[]).await;
+    let topology = dirsync_queue::Topology::new(&case.env.config.amqp.prefix, case.env.config.amqp.delivery_limit);
+    let garbage = poison::Garbage::for_topology(&topology);
+    let published = Instant::now();
+    poison::publish(&case.env.config.amqp, &topology, &garbage).await;
+    let dead = poison::await_dead_letters(&case.env.config.amqp, &topology, garbage.len()).await;
+    let dead_in = published.elapsed();
+
+    // The roles say why each one was dead-lettered.
+    let requests = case.fleet.log_lines("unreadable sync request; dead-lettering it");
+    let pages = case.fleet.log_lines("unreadable page message; dead-lettering it");
+    assert!(
+        requests.len() == 2 && requests.iter().all(|l| l.contains("worker-") && l.contains("error=")),
+        "a worker log line per poisoned request queue, with the decode error: {requests:#?}\n{}",
+        case.fleet.log_tails(10)
+    );
+    assert!(
+        pages.len() == 1 && pages[0].contains("writer-") && pages[0].contains("error="),
+        "a writer log line for the poisoned page, with the decode error: {pages:#?}\n{}",
+        case.fleet.log_tails(10)
+    );
+
+    let run = case.start_run().await;
+    let done = await_end(&case.env, run, END_BOUND).await;
+    assert_eq!(done.state(), dirsync_domain::RunState::Succeeded);
+    // Nothing but the garbage was dead-lettered, and all of it is there.
+    let bodies = poison::drain_dead_letters(&case.env.config.amqp, &topology).await;
+    garbage.assert_same(&bodies);
+    let extra = format!(
+        "{dead} garbage messages dead-lettered within {:.1} s, logged as: {}",
+        dead_in.as_secs_f64(),
+        pages[0].split("ERROR").nth(1).unwrap_or(&pages[0]).trim()
+    );
+    case.finish(run, &extra).await;
+}
