@@ -112,6 +112,7 @@ async fn a_stale_holder_of_a_run_is_refused_every_write_even_from_the_same_proce
         new_chains: &[],
         done_chains: &[],
         okta_requests: 1,
+        rejected: &[],
     };
     assert!(
         !store

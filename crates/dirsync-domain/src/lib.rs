@@ -7,6 +7,7 @@ mod messages;
 mod records;
 mod run;
 mod token_health;
+pub mod validate;
 
 pub use chain::{Chain, ChainParseError};
 pub use error_code::ErrorCode;

@@ -11,7 +11,7 @@ use lapin::{
 /// publish, ack and consumer on it fails too, and the role's loop builds a
 /// new `Broker`.
 pub struct Broker {
-    connection: Connection,
+    connection: std::sync::Arc<Connection>,
     topology: Topology,
     config: QueueConfig,
 }
@@ -41,7 +41,7 @@ impl Broker {
         bounded("declare topology", config.timeout(), topology.declare(&channel)).await?;
         let _ = channel.close(200, "declared".into()).await;
         Ok(Broker {
-            connection,
+            connection: std::sync::Arc::new(connection),
             topology,
             config: config.clone(),
         })
@@ -57,14 +57,13 @@ impl Broker {
 
     /// A channel in confirm mode for publishing.
     pub async fn publisher(&self) -> Result<Publisher, QueueError> {
-        let channel = self.connection.create_channel().await?;
-        bounded(
-            "confirm.select",
-            self.config.timeout(),
-            channel.confirm_select(ConfirmSelectOptions::default()),
-        )
-        .await?;
-        Ok(Publisher::new(channel, self.topology.exchange(), self.config.timeout()))
+        let channel = confirm_channel(&self.connection, self.config.timeout()).await?;
+        Ok(Publisher::new(
+            self.connection.clone(),
+            channel,
+            self.topology.exchange(),
+            &self.config,
+        ))
     }
 
     /// A consumer on its own channel with manual acks and `prefetch`
@@ -95,4 +94,19 @@ impl Broker {
     pub async fn close(&self) {
         let _ = tokio::time::timeout(self.config.timeout(), self.connection.close(200, "bye".into())).await;
     }
+}
+
+/// A new channel in confirm mode.
+pub(crate) async fn confirm_channel(
+    connection: &Connection,
+    timeout: std::time::Duration,
+) -> Result<lapin::Channel, QueueError> {
+    let channel = connection.create_channel().await?;
+    bounded(
+        "confirm.select",
+        timeout,
+        channel.confirm_select(ConfirmSelectOptions::default()),
+    )
+    .await?;
+    Ok(channel)
 }

@@ -13,6 +13,9 @@ pub struct QueueConfig {
     pub delivery_limit: i64,
     /// Longest wait for a connection, a publish confirm or an ack.
     pub timeout_ms: u64,
+    /// Largest message body published, kept well below RabbitMQ's own limit
+    /// (`max_message_size`, 128 MiB by default), which closes the channel.
+    pub max_message_bytes: usize,
 }
 
 impl Default for QueueConfig {
@@ -22,6 +25,7 @@ impl Default for QueueConfig {
             prefix: "dirsync".into(),
             delivery_limit: 10,
             timeout_ms: 10_000,
+            max_message_bytes: 16 * 1024 * 1024,
         }
     }
 }

@@ -20,6 +20,14 @@ pub enum QueueError {
     Decode(#[from] serde_json::Error),
     #[error("the consumer was cancelled")]
     ConsumerCancelled,
+    #[error(
+        "a message of {bytes} bytes for `{routing_key}` is over the limit of {limit} (setting `amqp.max_message_bytes`)"
+    )]
+    TooLarge {
+        routing_key: String,
+        bytes: usize,
+        limit: usize,
+    },
 }
 
 /// Awaits a broker operation, turning a hang into [`QueueError::Timeout`].

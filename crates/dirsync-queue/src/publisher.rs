@@ -1,30 +1,67 @@
-use crate::{QueueError, error::bounded};
-use lapin::{BasicProperties, Channel, Confirmation, options::BasicPublishOptions};
+use crate::{QueueConfig, QueueError, broker::confirm_channel, error::bounded};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, options::BasicPublishOptions};
 use serde::Serialize;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Mutex;
 
 /// Publishes JSON messages and returns only once the broker has them.
+///
+/// When the broker closes the channel (a channel-level error) while the
+/// connection lives, the next publish opens a new one: one bad publish
+/// never stops every run sharing the publisher until a reconnect.
 #[derive(Clone)]
 pub struct Publisher {
-    channel: Channel,
+    connection: Arc<Connection>,
+    channel: Arc<Mutex<Channel>>,
     exchange: String,
     timeout: Duration,
+    max_bytes: usize,
 }
 
 impl Publisher {
-    pub(crate) fn new(channel: Channel, exchange: String, timeout: Duration) -> Publisher {
+    pub(crate) fn new(
+        connection: Arc<Connection>,
+        channel: Channel,
+        exchange: String,
+        config: &QueueConfig,
+    ) -> Publisher {
         Publisher {
-            channel,
+            connection,
+            channel: Arc::new(Mutex::new(channel)),
             exchange,
-            timeout,
+            timeout: config.timeout(),
+            max_bytes: config.max_message_bytes,
         }
+    }
+
+    /// The channel, reopened first if the broker closed it.
+    async fn channel(&self) -> Result<Channel, QueueError> {
+        let mut channel = self.channel.lock().await;
+        if !channel.status().connected() && self.connection.status().connected() {
+            tracing::warn!("the broker closed the publisher channel; opening a new one");
+            *channel = confirm_channel(&self.connection, self.timeout).await?;
+        }
+        Ok(channel.clone())
+    }
+
+    fn body<T: Serialize>(&self, routing_key: &str, message: &T) -> Result<Vec<u8>, QueueError> {
+        let body = serde_json::to_vec(message)?;
+        if body.len() > self.max_bytes {
+            return Err(QueueError::TooLarge {
+                routing_key: routing_key.to_owned(),
+                bytes: body.len(),
+                limit: self.max_bytes,
+            });
+        }
+        Ok(body)
     }
 
     /// Publishes persistently to `queue` and waits for the confirm. A
     /// timeout means "unknown": the caller publishes again, and consumers
     /// are idempotent, so a duplicate is harmless and a loss is not.
     pub async fn publish<T: Serialize>(&self, queue: &str, message: &T, message_id: &str) -> Result<(), QueueError> {
-        let body = serde_json::to_vec(message)?;
+        let body = self.body(queue, message)?;
+        let channel = self.channel().await?;
         let props = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
@@ -38,8 +75,7 @@ impl Publisher {
         let confirm = bounded(
             "basic.publish",
             self.timeout,
-            self.channel
-                .basic_publish(self.exchange.as_str().into(), queue.into(), opts, &body, props),
+            channel.basic_publish(self.exchange.as_str().into(), queue.into(), opts, &body, props),
         )
         .await?;
         match bounded("publisher confirm", self.timeout, confirm).await? {
@@ -53,8 +89,10 @@ impl Publisher {
         }
     }
 
+    /// Whether a publish can be attempted: the connection lives (a closed
+    /// channel is reopened on the next publish).
     pub fn is_open(&self) -> bool {
-        self.channel.status().connected()
+        self.connection.status().connected()
     }
 }
 
@@ -67,8 +105,9 @@ impl Publisher {
         messages: &[(String, T, String)],
     ) -> Result<(), QueueError> {
         let mut confirms = Vec::with_capacity(messages.len());
+        let channel = self.channel().await?;
         for (routing_key, message, message_id) in messages {
-            let body = serde_json::to_vec(message)?;
+            let body = self.body(routing_key, message)?;
             let props = BasicProperties::default()
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into())
@@ -77,7 +116,7 @@ impl Publisher {
             let confirm = bounded(
                 "basic.publish",
                 self.timeout,
-                self.channel.basic_publish(
+                channel.basic_publish(
                     exchange.into(),
                     routing_key.as_str().into(),
                     BasicPublishOptions::default(),

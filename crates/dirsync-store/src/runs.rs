@@ -53,6 +53,11 @@ pub struct RunRecord {
     pub clock_skew_ms: Option<i64>,
     /// Handoffs after a lapsed lease (a worker died or hung).
     pub lost_leases: i32,
+    /// Records Okta sent that it could not have (left out), and a sample.
+    pub records_rejected: i64,
+    pub rejected_sample: Vec<String>,
+    /// Times the run gave its worker slot back at the end of a time slice.
+    pub slices: i32,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
 }
@@ -102,7 +107,8 @@ pub(crate) const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger
         r.memberships_seen, r.memberships_added, r.memberships_removed,
         r.pending_user_removals, r.pending_group_removals, r.pending_membership_removals,
         r.memberships_unverified, r.deletions_confirmed_at, r.superseded_by, r.okta_started_at,
-        r.clock_skew_ms, r.lost_leases, r.error_code, r.error_message
+        r.clock_skew_ms, r.lost_leases, r.records_rejected, r.rejected_sample, r.slices,
+        r.error_code, r.error_message
     FROM sync_runs r";
 
 pub struct NewRun {
@@ -136,6 +142,9 @@ pub struct ClaimedRun {
     pub changed_since: Option<OffsetDateTime>,
     /// Okta's clock when the run began listing (set by the first attempt).
     pub okta_started_at: Option<OffsetDateTime>,
+    /// When the run was first claimed (its deadline counts from here).
+    pub started_at: OffsetDateTime,
+    pub trigger: Trigger,
 }
 
 #[derive(FromRow)]
@@ -146,6 +155,8 @@ struct ClaimRow {
     lost_leases: i32,
     changed_since: Option<OffsetDateTime>,
     okta_started_at: Option<OffsetDateTime>,
+    started_at: OffsetDateTime,
+    trigger: String,
 }
 
 /// A chain found while walking another (a groups page reveals member
@@ -163,6 +174,8 @@ pub struct ChainState {
     pub next_url: Option<String>,
     pub pages: u32,
     pub done: bool,
+    /// Member chains: the group's `usersCount` from the run's listing.
+    pub expected_rows: Option<u32>,
 }
 
 /// One page's worth of progress on a chain, written after the page is
@@ -182,6 +195,9 @@ pub struct Checkpoint<'a> {
     pub done_chains: &'a [NewChain],
     /// Okta requests spent since the previous checkpoint.
     pub okta_requests: u64,
+    /// Records of this page left out because Okta could not have sent
+    /// them ("shortened id: reason").
+    pub rejected: &'a [String],
 }
 
 impl Store {
@@ -260,7 +276,7 @@ impl Store {
              WHERE id = (SELECT id FROM sync_runs WHERE id = $1 FOR UPDATE SKIP LOCKED)
                AND fetch_completed_at IS NULL
                AND (state = 'queued' OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-             RETURNING tenant_id, mode, attempt, lost_leases, changed_since, okta_started_at",
+             RETURNING tenant_id, mode, attempt, lost_leases, changed_since, okta_started_at, started_at, trigger",
         )
         .bind(run_id)
         .bind(owner)
@@ -279,6 +295,8 @@ impl Store {
             lost_leases: row.lost_leases as u32,
             changed_since: row.changed_since,
             okta_started_at: row.okta_started_at,
+            started_at: row.started_at,
+            trigger: row.trigger.parse().map_err(StoreError::corrupt)?,
         }))
     }
 
@@ -299,18 +317,20 @@ impl Store {
     }
 
     pub async fn chains(&self, run_id: Uuid) -> Result<Vec<ChainState>, StoreError> {
-        let rows: Vec<(String, Option<String>, i32, bool)> =
-            sqlx::query_as("SELECT chain, next_url, pages, done FROM sync_chains WHERE run_id = $1 ORDER BY chain")
-                .bind(run_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, Option<String>, i32, bool, Option<i32>)> = sqlx::query_as(
+            "SELECT chain, next_url, pages, done, expected_rows FROM sync_chains WHERE run_id = $1 ORDER BY chain",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
-            .map(|(chain, next_url, pages, done)| {
+            .map(|(chain, next_url, pages, done, expected)| {
                 Ok(ChainState {
                     chain: chain.parse().map_err(StoreError::corrupt)?,
                     next_url,
                     pages: pages as u32,
                     done,
+                    expected_rows: expected.map(|n| n.max(0) as u32),
                 })
             })
             .collect()
@@ -400,6 +420,18 @@ impl Store {
         if !lease_held(&mut tx, run_id, lease, cp.okta_requests).await? {
             return Ok(false);
         }
+        if !cp.rejected.is_empty() {
+            sqlx::query(
+                "UPDATE sync_runs SET records_rejected = records_rejected + $2,
+                        rejected_sample = (rejected_sample || $3::text[])[1:20]
+                 WHERE id = $1",
+            )
+            .bind(run_id)
+            .bind(cp.rejected.len() as i64)
+            .bind(cp.rejected)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "UPDATE sync_chains SET next_url = $3, pages = $4, done = $5, gone = $6, updated_at = now()
              WHERE run_id = $1 AND chain = $2",
@@ -482,6 +514,24 @@ impl Store {
         .bind(run_id)
         .bind(code.as_str())
         .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The run's time slice ended: the lease is given up gracefully (like
+    /// [`Store::release_lease`]) and counted, and the caller puts the run's
+    /// request at the back of its queue.
+    pub async fn end_slice(&self, run_id: Uuid, lease: &Lease, okta_requests: u64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sync_runs SET lease_owner = NULL, lease_expires_at = now() - interval '1 millisecond',
+                    slices = slices + 1, okta_requests = okta_requests + $4
+             WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running'",
+        )
+        .bind(run_id)
+        .bind(&lease.owner)
+        .bind(lease.attempt as i32)
+        .bind(okta_requests as i64)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

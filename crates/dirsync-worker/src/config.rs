@@ -23,6 +23,20 @@ pub struct WorkerConfig {
     pub groups_page_size: u32,
     /// Okta's maximum for group members is 1000: fewer requests.
     pub members_page_size: u32,
+    /// Fair share: a run gives its worker slot back after this long, goes
+    /// to the back of its queue and resumes from its checkpoints, so a few
+    /// large orgs never hold every slot while small ones wait.
+    pub slice_secs: u64,
+    /// A run still fetching this long after it first started fails
+    /// (`okta_unavailable`, naming this setting): no tenant's Okta can hold
+    /// a worker forever.
+    pub run_deadline_secs: u64,
+    /// Pages one chain may have. Member chains are bounded tighter by their
+    /// group's `usersCount` (with slack); this caps user and group listings
+    /// (at 200 a page, 50,000 pages is 10 million users).
+    pub max_pages_per_chain: u32,
+    /// Chains (one per group with members, plus the listings) one run may have.
+    pub max_chains_per_run: u32,
 }
 
 impl Default for WorkerConfig {
@@ -37,6 +51,10 @@ impl Default for WorkerConfig {
             users_page_size: 200,
             groups_page_size: 200,
             members_page_size: 1000,
+            slice_secs: 300,
+            run_deadline_secs: 6 * 3600,
+            max_pages_per_chain: 50_000,
+            max_chains_per_run: 200_000,
         }
     }
 }
@@ -44,6 +62,14 @@ impl Default for WorkerConfig {
 impl WorkerConfig {
     pub fn lease_ttl(&self) -> Duration {
         Duration::from_millis(self.lease_ttl_ms)
+    }
+
+    pub fn slice(&self) -> Duration {
+        Duration::from_secs(self.slice_secs.max(1))
+    }
+
+    pub fn run_deadline(&self) -> Duration {
+        Duration::from_secs(self.run_deadline_secs.max(1))
     }
 }
 

@@ -16,6 +16,9 @@ pub enum RunError {
     /// This process is shutting down: the lease is released for another worker.
     #[error("shutting down")]
     Cancelled,
+    /// The run's time slice is over: it goes to the back of its queue.
+    #[error("time slice ended")]
+    SliceEnded,
     /// Our own infrastructure failed (database, broker): the run is left to
     /// be resumed from its checkpoints, not failed.
     /// The writers did not catch up in time: resume later.

@@ -1,7 +1,7 @@
 //! One claimed run, walked chain by chain.
 
 use crate::{RunError, convert, service::WorkerContext};
-use dirsync_domain::{Chain, ErrorCode, FetchCompleted, PageFetched, PagePayload, SyncMode, WriterMessage};
+use dirsync_domain::{Chain, ErrorCode, FetchCompleted, PageFetched, PagePayload, SyncMode, WriterMessage, validate};
 use dirsync_okta::{GroupType, OktaClient, OktaError, Page};
 use dirsync_store::{ChainState, Checkpoint, ClaimedRun, NewChain, RowKind};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -51,6 +51,7 @@ pub struct RunExecutor<'a> {
     /// Cancelled on shutdown or when the lease is lost.
     stop: CancellationToken,
     reported_requests: AtomicU64,
+    slice_started: std::time::Instant,
 }
 
 /// What one fetched page becomes.
@@ -60,6 +61,27 @@ struct Fetched {
     next: Option<Url>,
     new_chains: Vec<NewChain>,
     done_chains: Vec<NewChain>,
+    /// Records left out: Okta could not have sent them.
+    rejected: Vec<String>,
+}
+
+/// Keeps the records that pass `check`, noting the others.
+fn keep_valid<T>(
+    items: Vec<T>,
+    rejected: &mut Vec<String>,
+    check: impl Fn(&T) -> Result<(), validate::Rejected>,
+) -> Vec<T> {
+    items
+        .into_iter()
+        .filter(|item| match check(item) {
+            Ok(()) => true,
+            Err(why) => {
+                tracing::warn!(record = %why, "record left out: Okta could not have sent it");
+                rejected.push(why.to_string());
+                false
+            }
+        })
+        .collect()
 }
 
 impl<'a> RunExecutor<'a> {
@@ -70,6 +92,7 @@ impl<'a> RunExecutor<'a> {
             run,
             stop,
             reported_requests: AtomicU64::new(0),
+            slice_started: std::time::Instant::now(),
         }
     }
 
@@ -149,12 +172,18 @@ impl<'a> RunExecutor<'a> {
 
     /// Member chains are known once the groups chain has ended.
     async fn walk_members(&self) -> Result<(), RunError> {
-        let pending: Vec<ChainState> = self
-            .ctx
-            .deps
-            .store
-            .chains(self.run.run_id)
-            .await?
+        let chains = self.ctx.deps.store.chains(self.run.run_id).await?;
+        let cap = self.ctx.config.max_chains_per_run as usize;
+        if chains.len() > cap {
+            return Err(RunError::Failed {
+                code: ErrorCode::OktaUnavailable,
+                message: format!(
+                    "Okta listed {} groups to page, more than this run may (setting `worker.max_chains_per_run` = {cap})",
+                    chains.len()
+                ),
+            });
+        }
+        let pending: Vec<ChainState> = chains
             .into_iter()
             .filter(|c| matches!(c.chain, Chain::Members { .. }) && !c.done)
             .collect();
@@ -178,7 +207,31 @@ impl<'a> RunExecutor<'a> {
             None => self.first_url(&state.chain),
         };
         let mut seq = state.pages;
+        let max_pages = self.max_pages(&state);
+        // A `next` link back to a page this walk already fetched would loop
+        // forever on the tenant's budget.
+        let mut visited = std::collections::HashSet::new();
         loop {
+            self.check_time()?;
+            if !visited.insert(url.as_str().to_owned()) {
+                return Err(RunError::Failed {
+                    code: ErrorCode::OktaUnavailable,
+                    message: format!(
+                        "Okta's next link on chain {} leads back to a page already fetched",
+                        state.chain
+                    ),
+                });
+            }
+            if seq >= max_pages {
+                return Err(RunError::Failed {
+                    code: ErrorCode::OktaUnavailable,
+                    message: format!(
+                        "chain {} has more than {max_pages} pages, more than Okta could list for it \
+                         (setting `worker.max_pages_per_chain`, or the group's usersCount)",
+                        state.chain
+                    ),
+                });
+            }
             let fetched = tokio::select! {
                 _ = self.stop.cancelled() => return Err(RunError::Cancelled),
                 fetched = self.fetch(&state.chain, &url) => fetched?,
@@ -197,6 +250,7 @@ impl<'a> RunExecutor<'a> {
                 new_chains: &fetched.new_chains,
                 done_chains: &fetched.done_chains,
                 okta_requests: self.take_requests(),
+                rejected: &fetched.rejected,
             };
             self.ensure(
                 self.ctx
@@ -294,11 +348,13 @@ impl<'a> RunExecutor<'a> {
             next: None,
             new_chains: Vec::new(),
             done_chains: Vec::new(),
+            rejected: Vec::new(),
         };
         match chain {
             Chain::Users | Chain::UsersSlice { .. } | Chain::UsersCatchUp => {
                 let Page { items, next } = self.client.users_page(url).await?;
                 let users = items.into_iter().map(convert::user_record).collect();
+                let users = keep_valid(users, &mut fetched.rejected, validate::check_user);
                 fetched.payload = Some(PagePayload::Users { users });
                 fetched.next = next;
             }
@@ -336,6 +392,7 @@ impl<'a> RunExecutor<'a> {
                     }
                 }
                 let groups = items.into_iter().map(convert::group_record).collect();
+                let groups = keep_valid(groups, &mut fetched.rejected, validate::check_group);
                 fetched.payload = Some(PagePayload::Groups { groups });
                 fetched.next = next;
             }
@@ -351,6 +408,9 @@ impl<'a> RunExecutor<'a> {
                     Err(e) => return Err(not_proof(e)),
                 };
                 let user_ids = items.into_iter().map(|u| u.id).collect();
+                let user_ids = keep_valid(user_ids, &mut fetched.rejected, |id: &String| {
+                    validate::check_member(id)
+                });
                 fetched.payload = Some(PagePayload::Members {
                     group_id: group_id.clone(),
                     user_ids,
@@ -446,11 +506,20 @@ impl<'a> RunExecutor<'a> {
             payload,
         });
         let id = format!("{}/{chain}/{seq}", self.run.run_id);
-        self.ctx
+        match self
+            .ctx
             .publisher
             .publish(&self.ctx.topology.pages(), &message, &id)
-            .await?;
-        Ok(())
+            .await
+        {
+            Ok(()) => Ok(()),
+            // The same page would be too large at every attempt.
+            Err(e @ dirsync_queue::QueueError::TooLarge { .. }) => Err(RunError::Failed {
+                code: ErrorCode::Internal,
+                message: e.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn announce_completion(&self, pages: u32) -> Result<(), RunError> {
@@ -465,6 +534,41 @@ impl<'a> RunExecutor<'a> {
             .publisher
             .publish(&self.ctx.topology.pages(), &message, &id)
             .await?;
+        Ok(())
+    }
+
+    /// Pages a chain may have: a member chain about its group's
+    /// `usersCount` (with slack for members added meanwhile), any other the
+    /// configured cap.
+    fn max_pages(&self, state: &ChainState) -> u32 {
+        let cap = self.ctx.config.max_pages_per_chain;
+        match (&state.chain, state.expected_rows) {
+            (Chain::Members { .. }, Some(expected)) => {
+                let size = self.ctx.config.members_page_size.max(1);
+                let slack = expected / 2 + 1_000;
+                (expected.saturating_add(slack) / size + 2).min(cap)
+            }
+            _ => cap,
+        }
+    }
+
+    /// Ends the walk when the run's time slice is over (fair share: the run
+    /// goes to the back of the queue and resumes from its checkpoints) or
+    /// when the run is past its deadline.
+    fn check_time(&self) -> Result<(), RunError> {
+        let deadline = self.run.started_at + self.ctx.config.run_deadline();
+        if OffsetDateTime::now_utc() > deadline {
+            return Err(RunError::Failed {
+                code: ErrorCode::OktaUnavailable,
+                message: format!(
+                    "the run was still fetching {} s after it started (setting `worker.run_deadline_secs`)",
+                    self.ctx.config.run_deadline_secs
+                ),
+            });
+        }
+        if self.slice_started.elapsed() > self.ctx.config.slice() {
+            return Err(RunError::SliceEnded);
+        }
         Ok(())
     }
 

@@ -34,6 +34,8 @@ pub enum Handled {
     Abandoned,
     /// Unreadable message, sent to the dead-letter queue.
     Poison,
+    /// The run's time slice ended: it went to the back of its queue.
+    Yielded,
     /// The database could not be asked; the request went back to the queue.
     Requeued,
 }
@@ -215,6 +217,7 @@ async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncR
     tracing::info!(attempt = claimed.lease.attempt, mode = %claimed.mode, "run claimed");
     let run_id = claimed.run_id;
     let lease = claimed.lease.clone();
+    let trigger = claimed.trigger;
     let stop = ctx.shutdown.child_token();
     let heartbeat = Heartbeat::start(
         ctx.deps.store.clone(),
@@ -227,7 +230,42 @@ async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncR
     stop.cancel();
     let lease_lost = heartbeat.lost();
     drop(heartbeat);
+    if let Err(RunError::SliceEnded) = result
+        && !lease_lost
+    {
+        return yield_slot(ctx, &request, trigger, &lease, unreported).await;
+    }
     finish(ctx, run_id, &lease, result, lease_lost, unreported).await
+}
+
+/// Fair share: the run's request goes to the back of its queue (published
+/// first, so it cannot be lost), then the lease is given up; whichever
+/// worker takes the request next resumes the run from its checkpoints.
+async fn yield_slot(
+    ctx: &WorkerContext,
+    request: &SyncRequested,
+    trigger: dirsync_domain::Trigger,
+    lease: &Lease,
+    requests: u64,
+) -> Handled {
+    let queue = match trigger {
+        dirsync_domain::Trigger::Manual => ctx.topology.manual_requests(),
+        dirsync_domain::Trigger::Scheduled => ctx.topology.scheduled_requests(),
+    };
+    let message = WorkerMessage::SyncRequested(SyncRequested {
+        attempt: lease.attempt + 1,
+        ..request.clone()
+    });
+    let id = format!("{}/request/{}", request.run_id, lease.attempt + 1);
+    if let Err(e) = ctx.publisher.publish(&queue, &message, &id).await {
+        // The released lease makes the scheduler's next round send it.
+        tracing::warn!(error = %e, "cannot requeue the run; the scheduler will");
+    }
+    match ctx.deps.store.end_slice(request.run_id, lease, requests).await {
+        Ok(_) => tracing::info!("time slice over; the run goes to the back of the queue"),
+        Err(e) => tracing::warn!(error = %e, "cannot release the lease; it will lapse"),
+    }
+    Handled::Yielded
 }
 
 async fn execute(ctx: &WorkerContext, run: ClaimedRun, stop: CancellationToken) -> (Result<(), RunError>, u64) {

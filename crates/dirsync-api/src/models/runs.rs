@@ -66,12 +66,22 @@ pub struct RunCounts {
     /// Memberships left in place because their group's member listing came
     /// back shorter than the group's member count (not proof of removal).
     pub memberships_unverified: i64,
+    /// Records Okta sent that it could not have sent (an id of the wrong
+    /// shape, a NUL character, an oversized profile): left out, not stored.
+    pub records_rejected: i64,
+    /// The first of them, as "shortened id: reason".
+    pub rejected_sample: Vec<String>,
+    /// Times the run gave its worker slot back to let other tenants' runs
+    /// go first (fair share), resuming where it stopped.
+    pub slices: i32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunError {
     pub code: ErrorCodeDto,
-    /// What happened, in words (for `internal`, only that it was ours).
+    /// What happened, in words (for `internal`, only that it was ours). May
+    /// quote Okta's error text, shortened to at most 600 characters: plain
+    /// text, never markup.
     pub message: String,
     /// What the customer's admin can do about it.
     pub remedy: String,
@@ -108,7 +118,12 @@ impl From<RunRecord> for Run {
             let message = match code {
                 // Our own failures may name internals; the logs have them.
                 ErrorCode::Internal => "the sync failed on our side".to_owned(),
-                _ => r.error_message.clone().unwrap_or_else(|| code.to_string()),
+                // Okta's text, through the worker: bounded, never markup.
+                _ => r
+                    .error_message
+                    .as_deref()
+                    .map(crate::okta_text::stored)
+                    .unwrap_or_else(|| code.to_string()),
             };
             RunError {
                 code: code.into(),
@@ -157,6 +172,9 @@ impl From<RunRecord> for Run {
                 memberships_added: r.memberships_added,
                 memberships_removed: r.memberships_removed,
                 memberships_unverified: r.memberships_unverified,
+                records_rejected: r.records_rejected,
+                rejected_sample: r.rejected_sample,
+                slices: r.slices,
             },
             error,
             deletion_review,

@@ -1,0 +1,115 @@
+//! A fair share of the fleet: a large slow org never holds a worker slot
+//! for longer than a time slice while another tenant's run waits.
+
+use crate::{
+    compare,
+    harness::{TestEnv, spec},
+};
+use dirsync_domain::{RunState, SyncMode, SyncRequested, Trigger, WorkerMessage};
+use dirsync_okta_sim::{Faults, Latency, OktaSim, SimConfig};
+use dirsync_queue::Broker;
+use dirsync_store::NewRun;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Creates a scheduled run and sends its request, as the scheduler does.
+async fn scheduled_run(env: &TestEnv, broker: &Broker, tenant: Uuid) -> Uuid {
+    let (run, _) = env
+        .store
+        .request_run(NewRun {
+            tenant_id: tenant,
+            mode: SyncMode::Full,
+            trigger: Trigger::Scheduled,
+        })
+        .await
+        .unwrap();
+    let message = WorkerMessage::SyncRequested(SyncRequested {
+        tenant_id: tenant,
+        run_id: run.id,
+        mode: SyncMode::Full,
+        attempt: 1,
+    });
+    broker
+        .publisher()
+        .await
+        .unwrap()
+        .publish(&broker.topology().scheduled_requests(), &message, &format!("{}/request/1", run.id))
+        .await
+        .unwrap();
+    run.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_small_tenants_scheduled_run_starts_within_one_slice_while_a_large_slow_org_holds_the_slot() {
+    const SLICE: u64 = 2;
+    // One slot for scheduled runs (the other is kept for manual ones).
+    let env = TestEnv::start_with("fair", spec(50, 3, 51), SimConfig::default(), |c| {
+        c.worker.concurrency = 2;
+        c.worker.slice_secs = SLICE;
+        c.worker.chain_concurrency = 2;
+    })
+    .await;
+    let slow = Faults {
+        latency: Latency {
+            fixed: Duration::from_millis(150),
+            ..Latency::default()
+        },
+        ..Faults::default()
+    };
+    let big_sim = OktaSim::start(
+        dirsync_okta_sim::generate(&spec(4_000, 120, 52)),
+        SimConfig::default().with_token("tok-big").with_faults(slow),
+    )
+    .await
+    .unwrap();
+    let big = env
+        .tenant_at("big", big_sim.base_url().as_str().trim_end_matches('/'), "tok-big")
+        .await;
+    let small = env.tenant("small", "sim-token").await;
+    let broker = Broker::connect(&env.config.amqp, "test-fairness").await.unwrap();
+
+    let big_run = scheduled_run(&env, &broker, big).await;
+    for _ in 0..500 {
+        if env.store.run(big_run).await.unwrap().pages_fetched > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let small_run = scheduled_run(&env, &broker, small).await;
+    let done = dirsync::progress::wait_for_run(&env.store, small_run, Duration::from_secs(120), |_| {})
+        .await
+        .unwrap()
+        .expect("the small run ends");
+    assert_eq!(done.state(), RunState::Succeeded, "{:?}", done.error_message);
+    let waited = done.started_at.unwrap() - done.created_at;
+    let big_now = env.store.run(big_run).await.unwrap();
+    eprintln!(
+        "small run waited {:.1} s for a slot; the big run has yielded {} times and is {}",
+        waited.as_seconds_f64(),
+        big_now.slices,
+        big_now.state()
+    );
+    assert!(
+        big_now.state() == RunState::Running,
+        "the big run was still going: the small one did not wait for its end"
+    );
+    assert!(big_now.slices >= 1, "the big run gave its slot back");
+    assert!(
+        waited < time::Duration::seconds(SLICE as i64 + 4),
+        "started within about one slice, not after the big run ({waited})"
+    );
+    compare::assert_users_equal(&env.store, small, &env.org(), &env.sim.base_url()).await;
+
+    // The big run resumes from its checkpoints and ends exact.
+    let big_done = dirsync::progress::wait_for_run(&env.store, big_run, Duration::from_secs(300), |_| {})
+        .await
+        .unwrap()
+        .expect("the big run ends");
+    assert_eq!(big_done.state(), RunState::Succeeded, "{:?}", big_done.error_message);
+    assert_eq!(big_done.lost_leases, 0, "yielding is no lost lease");
+    let org = big_sim.org();
+    compare::assert_users_equal(&env.store, big, &org, &big_sim.base_url()).await;
+    compare::assert_memberships_equal(&env.store, big, &org).await;
+    broker.close().await;
+    env.stop().await;
+}
