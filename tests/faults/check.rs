@@ -184,6 +184,17 @@ pub fn thousands(n: impl Into<u64>) -> String {
 
 /// The one-line summary of a case.
 pub fn summary(case: &str, started: Instant, v: &Verdict, extra: &str) {
+    let phase = |from: Option<time::OffsetDateTime>, to: Option<time::OffsetDateTime>| match (from, to) {
+        (Some(a), Some(b)) => format!("{:.1} s", (b - a).as_seconds_f64()),
+        _ => "-".to_owned(),
+    };
+    let r = &v.run;
+    eprintln!(
+        "faults: {case}: queued {}, fetched {}, finalized {} after the fetch",
+        phase(Some(r.created_at), r.started_at),
+        phase(r.started_at, r.fetch_completed_at),
+        phase(r.fetch_completed_at, r.finished_at),
+    );
     eprintln!(
         "faults: {case}: {} in {:.1} s (run {}, attempt {}, {} pages), {} users / {} groups / {} memberships compared, 0 missing, 0 extra, {} events, 0 duplicated{}{extra}",
         v.run.state(),

@@ -137,8 +137,12 @@ pub(crate) async fn insert_events(conn: &mut sqlx::PgConnection, events: &[Event
     let ids: Vec<&str> = events.iter().map(|e| e.okta_id.as_str()).collect();
     let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
     sqlx::query(
+        // Ids in the order given: a membership's removal before its user's
+        // deletion (docs/EVENTS.md, "Delivery and order").
         "INSERT INTO change_events (tenant_id, run_id, event_type, okta_id, payload)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[])",
+         SELECT t, r, e, o, p FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[])
+             WITH ORDINALITY AS x(t, r, e, o, p, n)
+         ORDER BY n",
     )
     .bind(tenants)
     .bind(runs)
