@@ -31,7 +31,9 @@ use crate::user::User;
 pub struct Page<T> {
     pub items: Vec<T>,
     /// The absolute URL of the next page (`Link: <...>; rel="next"`), already
-    /// checked to be on one of the tenant's origins; `None` ends the chain.
+    /// checked to be on one of the tenant's origins and not to be the page
+    /// itself; `None` ends the chain. `items` holds no more than the URL's
+    /// `limit` asked for (or `max_page_items` without one).
     pub next: Option<Url>,
 }
 
@@ -89,13 +91,26 @@ impl OktaClient {
             // A redirect could lead off the tenant's origins; Okta's API
             // does not redirect, so a 3xx is reported, never followed.
             .redirect(reqwest::redirect::Policy::none())
-            .https_only(!org.is_insecure());
-        if !org.is_insecure() {
+            .https_only(!org.is_insecure())
+            // No proxy from the environment (`HTTP(S)_PROXY`, `ALL_PROXY`)
+            // or the system: the token and the SSRF guard must not depend
+            // on what a process happens to inherit. Only an explicit one.
+            .no_proxy();
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_url().as_str()).map_err(|_| OktaError::InvalidConfig {
+                key: "proxy",
+                reason: "the proxy URL could not be used",
+            })?;
+            builder = builder.proxy(proxy);
+        } else if !org.is_insecure() {
             // SSRF: names are resolved again at every new connection and
             // non-public addresses dropped, so a name re-pointed at
             // loopback, a private network or a metadata service since it
             // was checked is never called with the token. Plain http (the
-            // simulator, tests) resolves as reqwest does.
+            // simulator, tests) resolves as reqwest does. Through an
+            // explicit proxy only the proxy's own name is resolved here
+            // (the proxy resolves the org's), and an operator's proxy is
+            // typically on a private address: no guard then.
             builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
         }
         let http = builder.build().map_err(|_| OktaError::InvalidConfig {
@@ -160,7 +175,10 @@ impl OktaClient {
 
     /// `GET /.well-known/okta-organization`, without the token: verifies the
     /// instance URL is an Okta org and learns its canonical (and alternate)
-    /// domain, which become allowed origins for `next` links.
+    /// domain, which become allowed origins for `next` links. A secure client
+    /// accepts them only as `https` on port 443 (a canonical domain otherwise
+    /// is `Malformed`, an alternate otherwise is ignored); the insecure test
+    /// client accepts `http` and any port.
     pub async fn organization(&self) -> Result<Organization, OktaError> {
         let url = self.inner.org.join("/.well-known/okta-organization");
         let allow_insecure = self.inner.org.is_insecure();
@@ -261,15 +279,35 @@ impl OktaClient {
     async fn page<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, OktaError> {
         self.fetch(url, Auth::Token, |headers, body| {
             let items = parse_json::<Vec<T>>(url, body)?;
+            self.check_page_size(url, items.len())?;
             let next = self.next_link(url, headers)?;
             Ok(Page { items, next })
         })
         .await
     }
 
+    /// Okta never sends more items than the URL's `limit` asks for; a page
+    /// whose URL has none is capped by `max_page_items`.
+    fn check_page_size(&self, url: &Url, items: usize) -> Result<(), OktaError> {
+        let (limit, limit_from_url) = match link::requested_limit(url) {
+            Some(limit) => (limit, true),
+            None => (u64::from(self.inner.config.max_page_items), false),
+        };
+        if u64::try_from(items).unwrap_or(u64::MAX) <= limit {
+            return Ok(());
+        }
+        Err(OktaError::TooManyItems {
+            path: path_and_query(url),
+            items,
+            limit,
+            limit_from_url,
+        })
+    }
+
     /// The `next` link, resolved against the page's URL and refused unless it
     /// stays on the tenant's origins: it is checkpointed and later fetched
-    /// with the token, so it is checked before anyone can store it.
+    /// with the token, so it is checked before anyone can store it. A link
+    /// back to the page itself is refused too (the chain would never end).
     fn next_link(&self, page: &Url, headers: &HeaderMap) -> Result<Option<Url>, OktaError> {
         let Some(target) = link::next_from_headers(headers) else {
             return Ok(None);
@@ -279,6 +317,11 @@ impl OktaClient {
             reason: format!("invalid next link: {e}"),
         })?;
         self.check_origin(&next)?;
+        if link::same_page(page, &next) {
+            return Err(OktaError::LoopingLink {
+                path: path_and_query(page),
+            });
+        }
         Ok(Some(next))
     }
 
@@ -368,8 +411,7 @@ impl OktaClient {
                 Ordering::Relaxed,
             );
         }
-        // A body cut off mid-way is a transport failure, hence transient.
-        let body = response.bytes().await.map_err(transport)?;
+        let body = read_body(&mut response, self.inner.config.max_response_bytes, &path, transport).await?;
         tracing::trace!(status = status.as_u16(), bytes = body.len(), "Okta response");
         if status.is_success() {
             parse(&headers, &body)
@@ -377,6 +419,52 @@ impl OktaClient {
             Err(OktaError::from_response(status, &headers, &body, &path))
         }
     }
+}
+
+/// The body, at most `limit` bytes of it: a larger `Content-Length` is
+/// refused before anything is read, and a body without one (or longer than
+/// it said) is read chunk by chunk and dropped once it passes the cap, so no
+/// more than `limit` bytes are ever buffered. The whole read is within the
+/// client's `request_timeout` (reqwest's total deadline covers the body), so
+/// a body trickled a byte at a time times out as `Transient`. Dropping the
+/// response mid-body closes the connection rather than pooling it.
+async fn read_body(
+    response: &mut reqwest::Response,
+    limit: u64,
+    path: &str,
+    transport: impl Fn(reqwest::Error) -> OktaError,
+) -> Result<Vec<u8>, OktaError> {
+    let too_large = |content_length| OktaError::TooLarge {
+        path: path.to_owned(),
+        limit,
+        content_length,
+    };
+    let announced = response.content_length();
+    if let Some(length) = announced
+        && length > limit
+    {
+        return Err(too_large(Some(length)));
+    }
+    // Trust the announced length for the first allocation only as far as
+    // the cap and a modest bound: it is the server's word.
+    let initial = announced.unwrap_or(0).min(limit).min(1024 * 1024);
+    let mut body = Vec::with_capacity(usize::try_from(initial).unwrap_or(0));
+    // A body cut off mid-way is a transport failure, hence transient.
+    while let Some(chunk) = response.chunk().await.map_err(&transport)? {
+        let total = body.len() + chunk.len();
+        if u64::try_from(total).unwrap_or(u64::MAX) > limit {
+            return Err(too_large(None));
+        }
+        if body.capacity() < total {
+            // Grow by doubling, but never to more than the cap: Vec's own
+            // doubling could reserve up to twice the cap.
+            let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+            let grown = body.capacity().saturating_mul(2).max(total).min(cap);
+            body.reserve_exact(grown - body.len());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// An IP literal host that no Okta org can have, refused before any

@@ -3,15 +3,21 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use url::Url;
 
 use crate::error::OktaError;
+
+/// Default of [`ClientConfig::max_response_bytes`]: 32 MiB. A page of 200
+/// users with large custom profiles is a few MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Settings of one tenant's client. Every key has a default; durations are
 /// written as `"30s"`, `"250ms"`, `"2m"` or a number of seconds.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
-    /// Whole-request deadline, body included.
+    /// Whole-request deadline, body included: a body trickled a byte at a
+    /// time ends here too, as a retryable `Transient` timeout.
     #[serde(with = "human_duration")]
     pub request_timeout: Duration,
     /// TCP + TLS connect deadline.
@@ -48,6 +54,22 @@ pub struct ClientConfig {
     /// Upper bound on one wait for a reset, in case a header is nonsense.
     #[serde(with = "human_duration")]
     pub max_rate_limit_wait: Duration,
+    /// Largest response body read, in bytes (error bodies too). A larger
+    /// `Content-Length` is refused before the body is read; a body without
+    /// one is read in chunks and dropped as soon as it passes the cap, so no
+    /// more than this is ever buffered. [`OktaError::TooLarge`], not retried.
+    pub max_response_bytes: u64,
+    /// Most items accepted on a page whose URL has no usable `limit`
+    /// parameter (a page whose URL has one may hold at most `limit` items:
+    /// Okta never sends more than asked). [`OktaError::TooManyItems`], not
+    /// retried.
+    pub max_page_items: u32,
+    /// A proxy for every request, `http://[user:password@]host:port`. Unset
+    /// (the default), no proxy is used: `HTTP_PROXY`, `HTTPS_PROXY`,
+    /// `ALL_PROXY` and the system's settings are ignored. Through a proxy
+    /// the proxy resolves the org's name, so the non-public-address guard
+    /// cannot see where it connects (IP-literal URLs are still checked).
+    pub proxy: Option<ProxyUrl>,
 }
 
 impl Default for ClientConfig {
@@ -66,6 +88,9 @@ impl Default for ClientConfig {
             max_concurrency: 8,
             rate_limit_jitter: Duration::from_secs(1),
             max_rate_limit_wait: Duration::from_secs(120),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_page_items: 10_000,
+            proxy: None,
         }
     }
 }
@@ -92,7 +117,63 @@ impl ClientConfig {
         if !(1..=75).contains(&self.max_concurrency) {
             return fail("max_concurrency", "must be between 1 and 75");
         }
+        if self.max_response_bytes < MIN_RESPONSE_BYTES {
+            return fail("max_response_bytes", "must be at least 1024 (1 KiB)");
+        }
+        if usize::try_from(self.max_response_bytes).is_err() {
+            return fail("max_response_bytes", "must fit in this machine's memory addresses");
+        }
+        if self.max_page_items == 0 {
+            return fail("max_page_items", "must be greater than zero");
+        }
         Ok(())
+    }
+}
+
+/// Smallest accepted `max_response_bytes`: an Okta error body fits in it.
+const MIN_RESPONSE_BYTES: u64 = 1024;
+
+/// An explicit proxy URL (`ClientConfig::proxy`): `http` or `https`, with a
+/// host, optionally with credentials. Its `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProxyUrl(Url);
+
+impl ProxyUrl {
+    /// Parses `http://[user:password@]host:port` (or `https://`).
+    pub fn parse(input: &str) -> Result<Self, OktaError> {
+        let invalid = || OktaError::InvalidConfig {
+            key: "proxy",
+            reason: "must be an http:// or https:// URL with a host, e.g. http://proxy.internal:3128",
+        };
+        let url = Url::parse(input.trim()).map_err(|_| invalid())?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(invalid());
+        }
+        Ok(Self(url))
+    }
+
+    /// The URL, credentials included: pass it only to the HTTP client.
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ProxyUrl {
+    type Error = OktaError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("[REDACTED]"));
+        }
+        write!(f, "ProxyUrl({shown})")
     }
 }
 
@@ -175,6 +256,60 @@ mod tests {
         assert_eq!(parse("1.5h"), Some(Duration::from_secs(5400)));
         assert_eq!(parse("10"), None, "a bare number must be a JSON/TOML number");
         assert_eq!(parse("s"), None);
+    }
+
+    #[test]
+    fn caps_have_defaults_and_are_validated() {
+        let defaults = ClientConfig::default();
+        assert_eq!(defaults.max_response_bytes, 32 * 1024 * 1024);
+        assert_eq!(defaults.max_page_items, 10_000);
+        assert_eq!(defaults.proxy, None);
+        for (config, key) in [
+            (
+                ClientConfig {
+                    max_response_bytes: 1023,
+                    ..ClientConfig::default()
+                },
+                "`max_response_bytes`",
+            ),
+            (
+                ClientConfig {
+                    max_page_items: 0,
+                    ..ClientConfig::default()
+                },
+                "`max_page_items`",
+            ),
+        ] {
+            let err = config.validate().unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let config: ClientConfig =
+            serde_json::from_str(r#"{"max_response_bytes":1048576,"max_page_items":500}"#).unwrap();
+        assert_eq!((config.max_response_bytes, config.max_page_items), (1_048_576, 500));
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_proxy_is_an_http_url_whose_password_is_never_printed() {
+        let config: ClientConfig =
+            serde_json::from_str(r#"{"proxy":"http://svc:pa55word@proxy.internal:3128"}"#).unwrap();
+        let proxy = config.proxy.as_ref().unwrap();
+        assert_eq!(proxy.as_url().as_str(), "http://svc:pa55word@proxy.internal:3128/");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("pa55word"), "{debug}");
+        assert!(debug.contains("proxy.internal:3128"), "{debug}");
+        config.validate().unwrap();
+
+        for bad in [
+            "socks5://proxy.internal:1080",
+            "proxy.internal:3128",
+            "http://",
+            "not a url",
+        ] {
+            let json = format!(r#"{{"proxy":"{bad}"}}"#);
+            let err = serde_json::from_str::<ClientConfig>(&json).unwrap_err().to_string();
+            assert!(err.contains("`proxy`"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! | `Transient`, `Malformed` | back off, retry | `okta_unavailable` |
 //! | `Unreachable` | check the instance URL | `org_not_found` |
 //! | `ForeignLink`, `Other`, `InvalidConfig` | a bug or a hostile server | `internal` |
+//! | `TooLarge`, `TooManyItems`, `LoopingLink` | a broken or hostile server (or a cap set too low): never retried | `okta_unavailable` |
 //!
 //! Errors carry the request's path and query, never headers, bodies or the
 //! token (see [`crate::ApiToken`]).
@@ -157,6 +158,37 @@ pub enum OktaError {
     /// never fetched, so the token never leaves for it.
     #[error("refused to request {origin}{path}: not one of the tenant's Okta origins")]
     ForeignLink { origin: String, path: String },
+    /// A response body over `okta.max_response_bytes`: its `Content-Length`
+    /// said so (the body was not read), or reading passed the cap (reading
+    /// stopped there). Never retried: the server would send it again.
+    #[error(
+        "the response from Okta for {path} is larger than okta.max_response_bytes ({limit} bytes{}); raise the setting if this org's pages are really that large",
+        content_length_note(*.content_length)
+    )]
+    TooLarge {
+        path: String,
+        /// The cap in force (`max_response_bytes`).
+        limit: u64,
+        /// The `Content-Length` the server announced, when it was over the cap.
+        content_length: Option<u64>,
+    },
+    /// A page with more items than its URL's `limit` parameter (Okta never
+    /// sends more than asked), or than `okta.max_page_items` when the URL
+    /// has no `limit`. Never retried.
+    #[error("Okta sent {items} items for {path}, more than {}", page_cap_note(*.limit, *.limit_from_url))]
+    TooManyItems {
+        path: String,
+        items: usize,
+        /// The cap: the URL's `limit`, or `max_page_items`.
+        limit: u64,
+        /// Whether `limit` came from the URL (`true`) or from
+        /// `okta.max_page_items` (`false`).
+        limit_from_url: bool,
+    },
+    /// A page whose `next` link is the page itself: following it would never
+    /// end. Never retried.
+    #[error("the next link of {path} points back at the same page: the chain would never end")]
+    LoopingLink { path: String },
     /// Any other status (3xx, 400, 405, 501...).
     #[error("unexpected HTTP {status} from Okta for {path}: {detail}")]
     Other {
@@ -171,6 +203,20 @@ pub enum OktaError {
 
 fn concurrency_note(concurrency: bool) -> &'static str {
     if concurrency { " (concurrent request cap)" } else { "" }
+}
+
+fn content_length_note(content_length: Option<u64>) -> String {
+    content_length
+        .map(|n| format!("; Content-Length {n}"))
+        .unwrap_or_default()
+}
+
+fn page_cap_note(limit: u64, from_url: bool) -> String {
+    if from_url {
+        format!("the limit={limit} the request asked for (Okta never sends more than asked)")
+    } else {
+        format!("okta.max_page_items ({limit}), which applies when the URL has no limit parameter")
+    }
 }
 
 fn reset_note(reset_at: &Option<OffsetDateTime>) -> String {
@@ -302,6 +348,9 @@ impl OktaError {
                 token.scrub(origin);
                 token.scrub(path);
             }
+            OktaError::TooLarge { path, .. }
+            | OktaError::TooManyItems { path, .. }
+            | OktaError::LoopingLink { path } => token.scrub(path),
             OktaError::InvalidConfig { .. } => {}
         }
         self

@@ -20,7 +20,7 @@ mod wire;
 
 pub use address::forbidden_address;
 pub use client::{OktaClient, Page};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, DEFAULT_MAX_RESPONSE_BYTES, ProxyUrl};
 pub use error::{ErrorDetail, OktaError};
 pub use family::Family;
 pub use group::{Group, GroupType};

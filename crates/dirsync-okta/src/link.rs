@@ -6,6 +6,7 @@
 //! are handled.
 
 use reqwest::header::{HeaderMap, LINK};
+use url::Url;
 
 /// The target of the `rel="next"` link among all `Link` fields, verbatim.
 /// Fields that are not valid UTF-8 are skipped.
@@ -20,6 +21,31 @@ pub fn next_from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Option
         .flat_map(parse_links)
         .find(|link| link.has_rel("next"))
         .map(|link| link.target.to_owned())
+}
+
+/// The page size a URL asks for: its `limit` query parameter (the smallest,
+/// if it is repeated). `None` when it has none, or none that is a positive
+/// integer; the client then caps the page at `max_page_items`.
+pub fn requested_limit(url: &Url) -> Option<u64> {
+    url.query_pairs()
+        .filter(|(name, _)| name == "limit")
+        .filter_map(|(_, value)| value.trim().parse::<u64>().ok())
+        .filter(|&limit| limit > 0)
+        .min()
+}
+
+/// Whether two URLs request the same page: same origin and path, and the
+/// same query parameters in any order (fragments are never sent).
+pub fn same_page(a: &Url, b: &Url) -> bool {
+    if a.origin() != b.origin() || a.path() != b.path() {
+        return false;
+    }
+    let sorted = |url: &Url| {
+        let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        pairs.sort();
+        pairs
+    };
+    sorted(a) == sorted(b)
 }
 
 /// One link-value: `<target>; param; param`.
@@ -144,6 +170,45 @@ mod tests {
             Some("https://x/next")
         );
         assert_eq!(next_from_values([r#"<https://x/n>; rel="nextpage""#]), None);
+    }
+
+    #[test]
+    fn the_requested_limit_is_the_smallest_positive_integer_given() {
+        let limit = |url: &str| requested_limit(&Url::parse(url).unwrap());
+        assert_eq!(limit("https://a.okta.com/api/v1/users?limit=200&after=x"), Some(200));
+        assert_eq!(limit("https://a.okta.com/api/v1/users?limit=500&limit=2"), Some(2));
+        assert_eq!(limit("https://a.okta.com/api/v1/users?limit=abc&limit=7"), Some(7));
+        assert_eq!(limit("https://a.okta.com/api/v1/users?after=x"), None);
+        assert_eq!(limit("https://a.okta.com/api/v1/users?limit=0"), None);
+        assert_eq!(limit("https://a.okta.com/api/v1/users?limit=-1"), None);
+        assert_eq!(limit("https://a.okta.com/api/v1/users?Limit=1"), None);
+    }
+
+    #[test]
+    fn same_page_ignores_query_order_and_fragments_only() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let page = url("https://a.okta.com/api/v1/users?after=00u2&limit=2");
+        assert!(same_page(
+            &page,
+            &url("https://a.okta.com/api/v1/users?limit=2&after=00u2")
+        ));
+        assert!(same_page(
+            &page,
+            &url("https://a.okta.com:443/api/v1/users?after=00u2&limit=2#x")
+        ));
+        assert!(!same_page(
+            &page,
+            &url("https://a.okta.com/api/v1/users?after=00u3&limit=2")
+        ));
+        assert!(!same_page(
+            &page,
+            &url("https://a.okta.com/api/v1/groups?after=00u2&limit=2")
+        ));
+        assert!(!same_page(
+            &page,
+            &url("https://b.okta.com/api/v1/users?after=00u2&limit=2")
+        ));
+        assert!(!same_page(&page, &url("https://a.okta.com/api/v1/users?after=00u2")));
     }
 
     #[test]

@@ -265,6 +265,19 @@ fn every_recorded_okta_body_parses_or_classifies() {
             && let Some(kind) = kind_of(it.url.path(), &it.body)
         {
             let items = parse_success(it, kind);
+            // The client refuses a page with more items than its URL's
+            // `limit`: real Okta never sends more than asked.
+            if matches!(kind, Kind::Users | Kind::Groups | Kind::Members)
+                && let Some(limit) = link::requested_limit(&it.url)
+            {
+                assert!(
+                    items as u64 <= limit,
+                    "{} {}: {items} items, limit {limit}",
+                    it.file,
+                    it.url
+                );
+                *counts.entry("pages within their limit".into()).or_default() += 1;
+            }
             *counts.entry(format!("{kind:?}").to_lowercase()).or_default() += 1;
             *counts.entry(format!("{kind:?} items").to_lowercase()).or_default() += items;
         }
@@ -277,6 +290,7 @@ fn every_recorded_okta_body_parses_or_classifies() {
         );
     }
     assert!(counts["users items"] > 0 && counts["members items"] > 0 && counts["groups items"] > 0);
+    assert!(counts["pages within their limit"] > 0, "no recorded page had a limit");
     for key in ["error:not_found", "error:rate_limited", "error:forbidden"] {
         assert!(counts.contains_key(key), "no {key} in the recordings: {counts:?}");
     }

@@ -1,8 +1,10 @@
 //! The client against a local scripted HTTP server: real requests, real
 //! headers, real failures.
 
+mod caps;
 mod errors;
 mod pages;
+mod proxy;
 mod rate_limits;
 mod server;
 mod ssrf;
