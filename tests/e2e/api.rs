@@ -4,6 +4,7 @@
 mod admin;
 mod bad_inputs;
 mod flow;
+mod hostile;
 mod keys;
 
 use crate::harness::TestEnv;
@@ -45,12 +46,22 @@ impl Api {
     }
 
     async fn start_with(env: &TestEnv, url_policy: UrlPolicy, queue: dirsync_queue::QueueConfig) -> Api {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let config = ApiConfig {
             keys: vec![KEY.into(), OTHER_KEY.into()],
             ..ApiConfig::default()
         };
+        Api::start_config(env, url_policy, queue, config).await
+    }
+
+    /// With these `api.*` settings (the keys among them).
+    async fn start_config(
+        env: &TestEnv,
+        url_policy: UrlPolicy,
+        queue: dirsync_queue::QueueConfig,
+        config: ApiConfig,
+    ) -> Api {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
         let keys = ApiKeys::load(&config).unwrap();
         let deps = ApiDeps {
             store: env.store.clone(),
@@ -159,10 +170,25 @@ impl Api {
         }
     }
 
+    /// `/metrics` as text.
+    async fn metrics(&self) -> String {
+        let response = self.http.get(format!("{}/metrics", self.base)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap().unwrap();
     }
+}
+
+/// The value of a metric without labels in `/metrics` text.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
 fn ids(items: &[Value]) -> Vec<String> {

@@ -14,7 +14,11 @@ pub struct ApiConfig {
     #[serde(deserialize_with = "keys")]
     pub keys: Vec<SecretString>,
     /// A file with one key per line (blank lines and `#` comments ignored),
-    /// re-read every `keys_reload_ms`, so keys rotate without a restart.
+    /// re-read every `keys_reload_ms`, so keys rotate without a restart and
+    /// a removed line is a revoked key. Lines that are not usable keys are
+    /// skipped (logged, counted); a file that vanishes, cannot be read or
+    /// holds no valid key drops its keys until it is fixed (fails closed);
+    /// at start-up such a file refuses to start.
     pub keys_file: Option<PathBuf>,
     pub keys_reload_ms: u64,
     /// Largest request body accepted; larger ones get 413.

@@ -7,9 +7,11 @@ mod error;
 mod extract;
 mod middleware;
 mod models;
+mod okta_text;
 pub mod okta_url;
 mod openapi;
 mod pagination;
+mod ready;
 mod routes;
 mod verify;
 
@@ -58,6 +60,7 @@ pub(crate) struct Inner {
     url_policy: UrlPolicy,
     okta_client: ClientConfig,
     broker: broker::BrokerHandle,
+    ready: ready::ReadyCache,
     metrics: Metrics,
 }
 
@@ -102,12 +105,15 @@ fn open_router() -> OpenApiRouter<AppState> {
 /// and the document open, and every failure in the error format.
 pub fn router(config: &ApiConfig, deps: ApiDeps, keys: ApiKeys) -> Router {
     let http_metrics = middleware::HttpMetrics::register(&deps.metrics);
+    keys.register_metrics(&deps.metrics);
+    let ready = ready::ReadyCache::new(&deps.metrics);
     let state = AppState(Arc::new(Inner {
         store: deps.store,
         cipher: deps.cipher,
         url_policy: deps.url_policy,
         okta_client: deps.okta_client,
         broker: broker::BrokerHandle::new(deps.queue),
+        ready,
         metrics: deps.metrics,
     }));
     let (secured, _) = api_router()
@@ -120,8 +126,14 @@ pub fn router(config: &ApiConfig, deps: ApiDeps, keys: ApiKeys) -> Router {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        // The path, never the query or the headers (the key is a header).
-        tracing::info_span!("http", request_id = %id, method = %request.method(), path = %request.uri().path())
+        // The path, never the query or the headers (the key is a header);
+        // the method and the path bounded, as the client chose them.
+        tracing::info_span!(
+            "http",
+            request_id = %middleware::clip(id, 64),
+            method = middleware::method_label(request.method()),
+            path = %middleware::clip(request.uri().path(), 256)
+        )
     });
     secured
         .merge(open)
@@ -133,6 +145,7 @@ pub fn router(config: &ApiConfig, deps: ApiDeps, keys: ApiKeys) -> Router {
         .layer(from_fn_with_state(config.request_timeout(), middleware::time_limit))
         .layer(from_fn(middleware::request_id_scope))
         .layer(from_fn_with_state(http_metrics, middleware::record))
+        .layer(from_fn(middleware::no_sniffing))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -7,7 +7,7 @@ use crate::{
 };
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::header::CONTENT_LENGTH,
+    http::{HeaderValue, Method, header, header::CONTENT_LENGTH},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -79,13 +79,66 @@ pub(crate) async fn time_limit(State(limit): State<Duration>, request: Request, 
     }
 }
 
+/// Every response is data for a program, never a page: no browser may
+/// sniff a JSON body (which can quote Okta's text) into HTML, run anything
+/// from it, or frame it.
+pub(crate) async fn no_sniffing(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    response
+}
+
+/// The method as a metric label (and in the log): the standard methods by
+/// name, anything else `other`. A client picks the method, and a raw one
+/// (any token, of any length) would let it grow the label set without bound.
+pub(crate) fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The route as a metric label: the matched route template
+/// (`/v1/tenants/{id}`), never the raw path (ids, or junk, would make the
+/// label unbounded); every request that matched no route is `unmatched`.
+pub(crate) fn route_label(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| UNMATCHED.to_owned())
+}
+
+pub(crate) const UNMATCHED: &str = "unmatched";
+
+/// At most `max` characters of `text` (a path, a request id), for the log.
+pub(crate) fn clip(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    }
+}
+
+/// Every label is bounded: a method from a fixed list, a route template
+/// from the router, a status code.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
-    /// The route template (`/v1/tenants/{id}`), never the raw path: ids
-    /// would make the label unbounded.
+    method: &'static str,
     route: String,
-    status: String,
+    status: u16,
 }
 
 /// Request counts, durations and requests in flight, by route template.
@@ -123,12 +176,8 @@ impl HttpMetrics {
 }
 
 pub(crate) async fn record(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = route_label(&request);
+    let method = method_label(request.method());
     let started = Instant::now();
     // Decremented on drop: a client that hangs up cancels the handler.
     struct InFlight(Gauge);
@@ -143,7 +192,7 @@ pub(crate) async fn record(State(metrics): State<HttpMetrics>, request: Request,
     let labels = RequestLabels {
         method,
         route,
-        status: response.status().as_u16().to_string(),
+        status: response.status().as_u16(),
     };
     metrics.requests.get_or_create(&labels).inc();
     metrics

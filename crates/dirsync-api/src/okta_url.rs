@@ -131,15 +131,23 @@ pub async fn check(input: &str, policy: &UrlPolicy) -> Result<OrgUrl, String> {
         .resolve(&host)
         .await
         .map_err(|why| format!("`{host}`: {why}; check the Okta URL ({EXAMPLE})"))?;
-    for ip in ips {
-        if let Some(kind) = forbidden_address(&ip) {
-            return Err(format!(
-                "`{host}` resolves to {ip}, a {kind} address; an Okta org is on the public \
-                 internet ({EXAMPLE})"
-            ));
-        }
+    let refused: Vec<(IpAddr, &str)> = ips
+        .iter()
+        .filter_map(|ip| forbidden_address(ip).map(|kind| (*ip, kind)))
+        .collect();
+    if !refused.is_empty() {
+        // The addresses go to the log, for the operator; never to the caller,
+        // who would otherwise learn what our resolver says about internal names.
+        tracing::info!(host = %host, refused = ?refused, "Okta URL refused: it resolves to a non-public address");
+        return Err(not_public(&host));
     }
     Ok(org)
+}
+
+/// The message for a name that resolves to a loopback, private or other
+/// non-public address. It names the host as given, never an address.
+pub(crate) fn not_public(host: &str) -> String {
+    format!("`{host}` does not resolve to a public address; an Okta org is on the public internet ({EXAMPLE})")
 }
 
 fn parse(input: &str) -> Result<Url, String> {
@@ -258,12 +266,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn names_are_judged_by_what_they_resolve_to() {
-        assert!(refused("https://localhost").await.contains("loopback"));
-        let message = refused("https://rebind.example.com").await;
-        assert!(message.contains("10.0.0.7") && message.contains("private"), "{message}");
-        assert!(refused("https://meta.example.com").await.contains("metadata"));
-        assert!(refused("https://mapped.example.com").await.contains("IPv4-mapped"));
+    async fn names_are_judged_by_what_they_resolve_to_and_the_address_is_never_named() {
+        for (input, never) in [
+            ("https://localhost", ["127.0.0.1", "::1", "loopback"].as_slice()),
+            ("https://rebind.example.com", &["10.0.0.7", "44.231.10.5", "private"]),
+            ("https://meta.example.com", &["fd00:ec2::254", "metadata"]),
+            ("https://mapped.example.com", &["8.8.8.8", "::ffff", "IPv4-mapped"]),
+        ] {
+            let message = refused(input).await;
+            let host = input.trim_start_matches("https://");
+            assert!(
+                message.contains(&format!("`{host}` does not resolve to a public address")),
+                "{message}"
+            );
+            for shown in never {
+                assert!(!message.contains(shown), "{input}: {message}");
+            }
+        }
         assert!(
             refused("https://no-such-org.invalid")
                 .await

@@ -2,9 +2,13 @@
 //! `/.well-known/okta-organization` (is this an Okta org?) and one call to
 //! `/api/v1/users?limit=1` with the token (does the token work, and may it
 //! read the directory?). No retries: the customer is waiting.
+//!
+//! What Okta said comes back as data: its `errorSummary` shortened, the
+//! message bounded ([`okta_text`]).
 
 use crate::{
     models::{Verification, VerifyStatus},
+    okta_text,
     okta_url::{self, UrlPolicy},
 };
 use dirsync_domain::ErrorCode;
@@ -36,7 +40,7 @@ pub(crate) async fn verify(
                 _ if matches!(e, OktaError::Malformed { .. }) => ErrorCode::OrgNotFound,
                 code => code,
             };
-            return Ok((failed(code, e.to_string(), None, now), false));
+            return Ok((failed(code, okta_text::describe(&e), None, now), false));
         }
     };
     let org_id = Some(org.id.clone());
@@ -54,7 +58,7 @@ pub(crate) async fn verify(
             true,
         )),
         Err(e) => {
-            let mut v = failed(classify(&e), e.to_string(), org_id, now);
+            let mut v = failed(classify(&e), okta_text::describe(&e), org_id, now);
             v.okta_domain = domain;
             Ok((v, false))
         }

@@ -278,12 +278,12 @@ async fn bad_inputs_get_the_right_status_and_code_in_the_error_format() {
         bad_url(
             "a name that resolves to 127.0.0.1",
             "https://localhost",
-            "resolves to 127.0.0.1",
+            "`localhost` does not resolve to a public address",
         ),
         bad_url(
             "a name with one private address",
             "https://intranet.example.com",
-            "10.1.2.3",
+            "`intranet.example.com` does not resolve to a public address",
         ),
         bad_url(
             "a name that does not resolve",
@@ -608,6 +608,15 @@ async fn bad_inputs_get_the_right_status_and_code_in_the_error_format() {
         );
         if case.status == 401 {
             assert_eq!(reply.headers["www-authenticate"], "Bearer");
+        }
+    }
+    // What a name resolved to is never told: not the private address, not
+    // the public one beside it, not loopback.
+    for body in api.bodies.lock().unwrap().iter() {
+        if body.contains("does not resolve to a public address") {
+            for address in ["10.1.2.3", "44.231.10.6", "127.0.0.1", "::1", "private", "loopback"] {
+                assert!(!body.contains(address), "{body}");
+            }
         }
     }
     // The other configured key is accepted too (keys rotate by overlapping).

@@ -3,6 +3,7 @@
 use super::*;
 use crate::harness::{TestEnv, spec};
 use dirsync_okta_sim::SimConfig;
+use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_rotate_re_encrypts_every_token_under_the_active_key() {
@@ -59,6 +60,101 @@ async fn keys_rotate_re_encrypts_every_token_under_the_active_key() {
     assert_eq!(report.failed.len(), 1);
     assert_eq!(report.failed[0].0, a);
     assert!(report.failed[0].1.contains("lost"));
+    env.stop().await;
+}
+
+/// Whether the API's answer to `key` becomes `status` within ten seconds
+/// (the file is re-read every second).
+async fn becomes(api: &Api, key: &str, status: StatusCode) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = api
+            .send(api.http.get(format!("{}/v1/tenants", api.base)).bearer_auth(key))
+            .await;
+        if reply.status == status {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Replaces the file whole (written beside it, renamed over it), as a
+/// secret mount or a careful operator does.
+fn replace(file: &std::path::Path, text: &str) {
+    let next = file.with_extension("next");
+    std::fs::write(&next, text).unwrap();
+    std::fs::rename(&next, file).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_file_is_the_list_of_keys_and_fails_closed_never_open() {
+    let env = TestEnv::start_without_roles("api_keys_file", spec(1, 1, 1), SimConfig::default().with_token(GOOD)).await;
+    let dir = std::env::temp_dir().join(format!("dirsync-api-keys-e2e-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keys");
+    replace(&file, &format!("# two keys\n{KEY}\n{OTHER_KEY}\n"));
+    let config = ApiConfig {
+        keys: Vec::new(),
+        keys_file: Some(file.clone()),
+        keys_reload_ms: 1_000,
+        ..ApiConfig::default()
+    };
+    let policy = UrlPolicy {
+        allow_insecure: true,
+        resolver: Resolver::system(),
+    };
+    let api = Api::start_config(&env, policy, env.config.amqp.clone(), config.clone()).await;
+    assert!(becomes(&api, KEY, StatusCode::OK).await);
+    assert!(becomes(&api, OTHER_KEY, StatusCode::OK).await);
+    let metrics = api.metrics().await;
+    assert_eq!(metric(&metrics, "dirsync_api_keys_active"), 2);
+
+    // KEY is revoked in the same edit that adds a line that is not a key:
+    // the valid lines apply, the bad one is counted, never echoed.
+    replace(&file, &format!("{OTHER_KEY}\nnot a key\n"));
+    assert!(
+        becomes(&api, KEY, StatusCode::FORBIDDEN).await,
+        "a removed key stops working"
+    );
+    assert!(becomes(&api, OTHER_KEY, StatusCode::OK).await);
+    let metrics = api.metrics().await;
+    assert_eq!(metric(&metrics, "dirsync_api_keys_file_invalid_lines"), 1);
+    assert_eq!(metric(&metrics, "dirsync_api_keys_active"), 1);
+    assert_eq!(metric(&metrics, "dirsync_api_keys_reload_failures_total"), 0);
+
+    // The file vanishes: its keys go with it (fail closed), and it counts.
+    std::fs::remove_file(&file).unwrap();
+    assert!(
+        becomes(&api, OTHER_KEY, StatusCode::FORBIDDEN).await,
+        "a vanished file keeps no key working"
+    );
+    let metrics = api.metrics().await;
+    assert!(
+        metric(&metrics, "dirsync_api_keys_reload_failures_total") >= 1,
+        "{metrics}"
+    );
+    assert_eq!(metric(&metrics, "dirsync_api_keys_active"), 0);
+
+    // Back with the file; then a file with no valid key locks everyone out too.
+    replace(&file, &format!("{OTHER_KEY}\n"));
+    assert!(becomes(&api, OTHER_KEY, StatusCode::OK).await);
+    replace(&file, "# emptied by mistake\n");
+    assert!(becomes(&api, OTHER_KEY, StatusCode::FORBIDDEN).await);
+
+    // Nor does such a file start the API.
+    let err = ApiKeys::load(&config).unwrap_err().to_string();
+    assert!(err.contains("holds no valid key"), "{err}");
+    replace(&file, "not-a-key\n");
+    let err = ApiKeys::load(&config).unwrap_err().to_string();
+    assert!(err.contains("1 line(s) refused") && !err.contains("not-a-key"), "{err}");
+    std::fs::remove_file(&file).unwrap();
+    assert!(ApiKeys::load(&config).unwrap_err().to_string().contains("cannot read"));
+
+    api.stop().await;
+    std::fs::remove_dir_all(dir).unwrap();
     env.stop().await;
 }
 

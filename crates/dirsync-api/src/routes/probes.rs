@@ -3,6 +3,7 @@
 use crate::{
     AppState,
     models::{Health, Readiness},
+    ready::Ready,
 };
 use axum::{
     Json,
@@ -10,7 +11,6 @@ use axum::{
     http::{StatusCode, header::CONTENT_TYPE},
     response::IntoResponse,
 };
-use std::time::Duration;
 
 /// Liveness: the process answers.
 #[utoipa::path(
@@ -22,6 +22,9 @@ pub(crate) async fn healthz() -> Json<Health> {
 }
 
 /// Readiness: the database and the broker answer.
+///
+/// Answered from a check at most about a second old, one check at a time:
+/// a flood of probes is not a flood of database and broker checks.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses(
@@ -30,13 +33,7 @@ pub(crate) async fn healthz() -> Json<Health> {
     )
 )]
 pub(crate) async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let limit = Duration::from_secs(3);
-    let (database, broker) = tokio::join!(
-        tokio::time::timeout(limit, app.store.ping()),
-        tokio::time::timeout(limit, app.broker.publisher()),
-    );
-    let database = matches!(database, Ok(Ok(())));
-    let broker = matches!(broker, Ok(Ok(_)));
+    let Ready { database, broker } = app.ready.get(&app.store, &app.broker).await;
     let status = if database && broker {
         StatusCode::OK
     } else {
