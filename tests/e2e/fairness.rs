@@ -33,7 +33,11 @@ async fn scheduled_run(env: &TestEnv, broker: &Broker, tenant: Uuid) -> Uuid {
         .publisher()
         .await
         .unwrap()
-        .publish(&broker.topology().scheduled_requests(), &message, &format!("{}/request/1", run.id))
+        .publish(
+            &broker.topology().scheduled_requests(),
+            &message,
+            &format!("{}/request/1", run.id),
+        )
         .await
         .unwrap();
     run.id

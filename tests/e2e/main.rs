@@ -17,3 +17,4 @@ mod okta_load;
 mod protocol;
 mod races;
 mod schedule;
+mod token_binding;

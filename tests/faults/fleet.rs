@@ -139,6 +139,17 @@ impl Fleet {
     }
 
     /// SIGKILL: no shutdown, no lease release, no ack, nothing flushed.
+    /// The peak resident memory of the running process `name` (`VmHWM`),
+    /// in KiB.
+    pub fn peak_rss_kib(&self, name: &str) -> Option<u64> {
+        let proc = self.procs.iter().find(|p| p.name == name)?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", proc.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     pub fn kill(&mut self, name: &str) {
         let p = self.current(name);
         assert!(p.ended.is_none(), "{name} already ended");

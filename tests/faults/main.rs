@@ -24,11 +24,12 @@ mod harness;
 
 mod check;
 mod fleet;
+mod hostile;
 mod poison;
 mod services;
 
 use check::{await_end, mid_run, summary, verify_first_sync};
-use dirsync_domain::SyncMode;
+use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{Faults, Latency, SimConfig};
 use fleet::Fleet;
 use harness::{TestEnv, spec};
@@ -500,4 +501,107 @@ async fn poison_messages_are_dead_lettered_and_the_consumers_go_on() {
         pages[0].split("ERROR").nth(1).unwrap_or(&pages[0]).trim()
     );
     case.finish(run, &extra).await;
+}
+
+/// Hostile "Okta" answers (issue: one customer can never hurt another):
+/// seven tenants whose instance URL answers with harm, syncing at the same
+/// time as a healthy tenant, on one worker and one writer process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_okta_answers_end_their_own_runs_and_harm_no_other_tenant() {
+    let _serial = SERIAL.lock().await;
+    let started = Instant::now();
+    let sim = SimConfig::default().with_token(TOKEN);
+    let env = TestEnv::start_without_roles("fhostile", spec(2_000, 20, 71), sim).await;
+    let healthy = env.tenant("healthy", TOKEN).await;
+    let mut tenants = Vec::new();
+    for harm in hostile::Harm::ALL {
+        let url = hostile::serve(harm).await;
+        tenants.push((
+            Some(harm),
+            env.tenant_at(&format!("{harm:?}"), &url, "tok-hostile").await,
+        ));
+    }
+    tenants.push((None, healthy));
+    const DEADLINE_SECS: u64 = 60;
+    let deadline = DEADLINE_SECS.to_string();
+    let fleet = Fleet::start(
+        &env,
+        1,
+        1,
+        &[
+            ("DIRSYNC_WORKER__CONCURRENCY", "10"),
+            ("DIRSYNC_WORKER__RUN_DEADLINE_SECS", deadline.as_str()),
+            ("DIRSYNC_WORKER__MAX_PAGES_PER_CHAIN", "100"),
+            ("DIRSYNC_OKTA__REQUEST_TIMEOUT", "5s"),
+            ("DIRSYNC_OKTA__MAX_RETRIES", "1"),
+        ],
+    );
+    let mut runs = Vec::new();
+    for (harm, tenant) in &tenants {
+        let (run, _) = dirsync::commands::start_sync(&env.config, &env.store, *tenant, SyncMode::Full)
+            .await
+            .expect("start a sync");
+        runs.push((*harm, *tenant, run.id));
+    }
+    let mut lines = Vec::new();
+    for (harm, tenant, run) in &runs {
+        let done = await_end(&env, *run, Duration::from_secs(DEADLINE_SECS + 60)).await;
+        let took = (done.finished_at.unwrap() - done.created_at).as_seconds_f64();
+        assert!(
+            took < (DEADLINE_SECS + 30) as f64,
+            "{harm:?}: the run ended {took:.1} s after it was requested"
+        );
+        match harm {
+            Some(h) if h.run_succeeds() => {
+                assert_eq!(done.state(), RunState::Succeeded, "{h:?}: {:?}", done.error_message);
+                assert_eq!(
+                    done.records_rejected, 1,
+                    "{h:?}: the bad record is left out and counted"
+                );
+                assert_eq!(env.store.directory_counts(*tenant).await.unwrap().groups, 0);
+                lines.push(format!("{h:?}: succeeded, left out {:?}", done.rejected_sample));
+            }
+            Some(h) => {
+                assert_eq!(done.state(), RunState::Failed, "{h:?}");
+                assert_eq!(
+                    done.error(),
+                    Some(dirsync_domain::ErrorCode::OktaUnavailable),
+                    "{h:?}: {:?}",
+                    done.error_message
+                );
+                lines.push(format!(
+                    "{h:?}: failed in {took:.1} s: {}",
+                    done.error_message
+                        .as_deref()
+                        .unwrap_or("")
+                        .chars()
+                        .take(140)
+                        .collect::<String>()
+                ));
+            }
+            None => {
+                assert_eq!(done.state(), RunState::Succeeded, "{:?}", done.error_message);
+                let (org, base) = (env.org(), env.sim.base_url());
+                compare::assert_users_equal(&env.store, *tenant, &org, &base).await;
+                compare::assert_groups_equal(&env.store, *tenant, &org, &base).await;
+                compare::assert_memberships_equal(&env.store, *tenant, &org).await;
+                lines.push(format!("healthy: succeeded in {took:.1} s and exact"));
+            }
+        }
+    }
+    let worker = fleet.peak_rss_kib("worker-0").expect("the worker runs");
+    let writer = fleet.peak_rss_kib("writer-0").expect("the writer runs");
+    for line in &lines {
+        eprintln!("faults: hostile: {line}");
+    }
+    eprintln!(
+        "faults: hostile: peak RSS worker {} MiB, writer {} MiB; {:.1} s in all",
+        worker / 1024,
+        writer / 1024,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(worker < 200 * 1024, "worker peak RSS {worker} KiB");
+    assert!(writer < 200 * 1024, "writer peak RSS {writer} KiB");
+    drop(fleet);
+    env.stop().await;
 }

@@ -1,7 +1,10 @@
 //! Okta API tokens at rest: AES-256-GCM with a fresh random nonce per
-//! record, the tenant id bound as associated data (a ciphertext copied to
-//! another tenant's row does not decrypt), and the key id stored beside it
-//! so keys can rotate.
+//! record, the tenant id and its Okta origin bound as associated data (a
+//! ciphertext copied to another tenant's row does not decrypt, and neither
+//! does a token whose instance URL was changed in the database: the token
+//! only ever goes to the Okta it was given for), and the key id stored
+//! beside it so keys can rotate. Each key id's fingerprint is kept, so an
+//! id never silently comes to name another key.
 
 use aes_gcm::{
     Aes256Gcm, KeyInit, Nonce,
@@ -42,8 +45,35 @@ pub enum CipherError {
     KeyFile { path: String, source: std::io::Error },
     #[error("no key with id `{0}` is configured to decrypt this token")]
     UnknownKeyId(String),
-    #[error("a stored token does not decrypt (wrong key, or the row was tampered with)")]
+    #[error(
+        "a stored token does not decrypt (wrong key, or the row was tampered with: its instance URL or tenant changed)"
+    )]
     Decrypt,
+    #[error(
+        "key id `{0}` names two different keys (the active key and `secrets.previous_keys`, or the key it \
+         named when tokens were first sealed with it): give a new key a new id"
+    )]
+    KeyIdReused(String),
+}
+
+/// How a token's associated data is formed: 1, the tenant id alone (read
+/// until re-sealed); 2, the tenant id and its Okta origin.
+pub const AAD_VERSION: i16 = 2;
+
+fn aad(tenant_id: Uuid, okta_url: &str, version: i16) -> Vec<u8> {
+    let mut aad = tenant_id.as_bytes().to_vec();
+    if version >= 2 {
+        aad.extend_from_slice(b"\0");
+        aad.extend_from_slice(origin(okta_url).as_bytes());
+    }
+    aad
+}
+
+/// The URL's origin (`https://acme.okta.com`), what a token is bound to.
+fn origin(okta_url: &str) -> String {
+    url::Url::parse(okta_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| okta_url.trim_end_matches('/').to_ascii_lowercase())
 }
 
 /// Encrypts and decrypts tenants' tokens. Never logs or prints them.
@@ -51,6 +81,7 @@ pub enum CipherError {
 pub struct TokenCipher {
     active_id: String,
     keys: BTreeMap<String, Aes256Gcm>,
+    fingerprints: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for TokenCipher {
@@ -75,24 +106,44 @@ impl TokenCipher {
         };
         let active_id = config.key_id.clone().unwrap_or_else(|| "k1".into());
         let mut keys = BTreeMap::new();
-        keys.insert(active_id.clone(), aes_key(&key, "secrets.key")?);
+        let mut fingerprints = BTreeMap::new();
+        let (active, print) = aes_key(&key, "secrets.key")?;
+        keys.insert(active_id.clone(), active);
+        fingerprints.insert(active_id.clone(), print);
         for (id, old) in &config.previous_keys {
-            keys.insert(id.clone(), aes_key(old, &format!("secrets.previous_keys.{id}"))?);
+            let (old, print) = aes_key(old, &format!("secrets.previous_keys.{id}"))?;
+            if fingerprints.get(id).is_some_and(|p| *p != print) {
+                return Err(CipherError::KeyIdReused(id.clone()));
+            }
+            keys.insert(id.clone(), old);
+            fingerprints.insert(id.clone(), print);
         }
-        Ok(TokenCipher { active_id, keys })
+        Ok(TokenCipher {
+            active_id,
+            keys,
+            fingerprints,
+        })
     }
 
     pub fn active_key_id(&self) -> &str {
         &self.active_id
     }
 
-    /// Returns `(key id, nonce || ciphertext)`.
-    pub fn encrypt(&self, tenant_id: Uuid, token: &SecretString) -> (String, Vec<u8>) {
+    /// Every configured key id with its fingerprint (SHA-256 of the key,
+    /// first 16 hex digits): safe to store and show, useless to decrypt.
+    pub fn fingerprints(&self) -> &BTreeMap<String, String> {
+        &self.fingerprints
+    }
+
+    /// Returns `(key id, nonce || ciphertext)`, sealed for this tenant and
+    /// this Okta origin (associated data version [`AAD_VERSION`]).
+    pub fn encrypt(&self, tenant_id: Uuid, okta_url: &str, token: &SecretString) -> (String, Vec<u8>) {
         let cipher = &self.keys[&self.active_id];
         let nonce = Nonce::generate();
+        let aad = aad(tenant_id, okta_url, AAD_VERSION);
         let payload = Payload {
             msg: token.expose_secret().as_bytes(),
-            aad: tenant_id.as_bytes(),
+            aad: &aad,
         };
         let sealed = cipher
             .encrypt(&nonce, payload)
@@ -103,7 +154,17 @@ impl TokenCipher {
         (self.active_id.clone(), out)
     }
 
-    pub fn decrypt(&self, tenant_id: Uuid, key_id: &str, stored: &[u8]) -> Result<SecretString, CipherError> {
+    /// Opens a token sealed by [`Self::encrypt`] for this tenant and origin
+    /// (`version` as stored beside it).
+    pub fn decrypt(
+        &self,
+        tenant_id: Uuid,
+        okta_url: &str,
+        version: i16,
+        key_id: &str,
+        stored: &[u8],
+    ) -> Result<SecretString, CipherError> {
+        let aad = aad(tenant_id, okta_url, version);
         let cipher = self
             .keys
             .get(key_id)
@@ -114,13 +175,7 @@ impl TokenCipher {
         let (nonce, sealed) = stored.split_at(NONCE_LEN);
         let nonce = Nonce::try_from(nonce).map_err(|_| CipherError::Decrypt)?;
         let plain = cipher
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: sealed,
-                    aad: tenant_id.as_bytes(),
-                },
-            )
+            .decrypt(&nonce, Payload { msg: sealed, aad: &aad })
             .map_err(|_| CipherError::Decrypt)?;
         String::from_utf8(plain)
             .map(SecretString::from)
@@ -128,12 +183,16 @@ impl TokenCipher {
     }
 }
 
-fn aes_key(encoded: &SecretString, setting: &str) -> Result<Aes256Gcm, CipherError> {
+fn aes_key(encoded: &SecretString, setting: &str) -> Result<(Aes256Gcm, String), CipherError> {
+    use sha2::Digest;
     let bad = || CipherError::BadKey {
         setting: setting.to_owned(),
     };
     let bytes = STANDARD.decode(encoded.expose_secret().trim()).map_err(|_| bad())?;
-    Aes256Gcm::new_from_slice(&bytes).map_err(|_| bad())
+    let key = Aes256Gcm::new_from_slice(&bytes).map_err(|_| bad())?;
+    let digest = sha2::Sha256::digest(&bytes);
+    let print: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Ok((key, print))
 }
 
 #[cfg(test)]
@@ -148,6 +207,7 @@ mod tests {
         }
     }
 
+    const URL: &str = "https://acme.okta.com";
     const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const KEY_B: &str = "HxwdHhobGBkWFxQVEhMQEQ4PDA0KCwgJBgcEBQIDAAE=";
 
@@ -155,33 +215,69 @@ mod tests {
     fn a_token_round_trips_and_is_not_stored_in_clear() {
         let cipher = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
         let tenant = Uuid::new_v4();
-        let (id, sealed) = cipher.encrypt(tenant, &"00abcSECRETtoken".into());
+        let (id, sealed) = cipher.encrypt(tenant, URL, &"00abcSECRETtoken".into());
         assert_eq!(id, "k1");
         assert!(!sealed.windows(6).any(|w| w == b"SECRET"));
-        let back = cipher.decrypt(tenant, &id, &sealed).unwrap();
+        let back = cipher.decrypt(tenant, URL, AAD_VERSION, &id, &sealed).unwrap();
         assert_eq!(back.expose_secret(), "00abcSECRETtoken");
     }
 
     #[test]
     fn a_ciphertext_moved_to_another_tenant_does_not_decrypt() {
         let cipher = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
-        let (id, sealed) = cipher.encrypt(Uuid::new_v4(), &"token".into());
+        let (id, sealed) = cipher.encrypt(Uuid::new_v4(), URL, &"token".into());
         assert!(matches!(
-            cipher.decrypt(Uuid::new_v4(), &id, &sealed),
+            cipher.decrypt(Uuid::new_v4(), URL, AAD_VERSION, &id, &sealed),
             Err(CipherError::Decrypt)
         ));
+    }
+
+    #[test]
+    fn a_token_whose_instance_url_was_changed_does_not_decrypt() {
+        let cipher = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
+        let tenant = Uuid::new_v4();
+        let (id, sealed) = cipher.encrypt(tenant, URL, &"token".into());
+        // The same origin written differently still opens it...
+        let same = cipher.decrypt(tenant, "https://ACME.okta.com:443/", AAD_VERSION, &id, &sealed);
+        assert_eq!(same.unwrap().expose_secret(), "token");
+        // ...another origin never does.
+        for elsewhere in [
+            "https://evil.example",
+            "https://acme.okta.com.evil.example",
+            "http://acme.okta.com",
+        ] {
+            assert!(matches!(
+                cipher.decrypt(tenant, elsewhere, AAD_VERSION, &id, &sealed),
+                Err(CipherError::Decrypt)
+            ));
+        }
+    }
+
+    #[test]
+    fn one_key_id_may_not_name_two_keys() {
+        let mut both = config("k1", KEY_A);
+        both.previous_keys.insert("k1".into(), KEY_B.into());
+        assert!(matches!(
+            TokenCipher::from_config(&both),
+            Err(CipherError::KeyIdReused(id)) if id == "k1"
+        ));
+        let a = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
+        let b = TokenCipher::from_config(&config("k1", KEY_B)).unwrap();
+        assert_ne!(a.fingerprints()["k1"], b.fingerprints()["k1"]);
+        assert_eq!(a.fingerprints()["k1"].len(), 16);
     }
 
     #[test]
     fn previous_keys_still_decrypt_after_rotation() {
         let tenant = Uuid::new_v4();
         let old = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
-        let (id, sealed) = old.encrypt(tenant, &"token".into());
+        let (id, sealed) = old.encrypt(tenant, URL, &"token".into());
         let mut rotated = config("k2", KEY_B);
         rotated.previous_keys.insert("k1".into(), KEY_A.into());
         let new = TokenCipher::from_config(&rotated).unwrap();
-        assert_eq!(new.decrypt(tenant, &id, &sealed).unwrap().expose_secret(), "token");
-        assert_eq!(new.encrypt(tenant, &"token".into()).0, "k2");
+        let back = new.decrypt(tenant, URL, AAD_VERSION, &id, &sealed).unwrap();
+        assert_eq!(back.expose_secret(), "token");
+        assert_eq!(new.encrypt(tenant, URL, &"token".into()).0, "k2");
     }
 
     #[test]

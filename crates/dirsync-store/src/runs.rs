@@ -317,20 +317,28 @@ impl Store {
     }
 
     pub async fn chains(&self, run_id: Uuid) -> Result<Vec<ChainState>, StoreError> {
-        let rows: Vec<(String, Option<String>, i32, bool, Option<i32>)> = sqlx::query_as(
+        #[derive(FromRow)]
+        struct Row {
+            chain: String,
+            next_url: Option<String>,
+            pages: i32,
+            done: bool,
+            expected_rows: Option<i32>,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT chain, next_url, pages, done, expected_rows FROM sync_chains WHERE run_id = $1 ORDER BY chain",
         )
         .bind(run_id)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(chain, next_url, pages, done, expected)| {
+            .map(|r| {
                 Ok(ChainState {
-                    chain: chain.parse().map_err(StoreError::corrupt)?,
-                    next_url,
-                    pages: pages as u32,
-                    done,
-                    expected_rows: expected.map(|n| n.max(0) as u32),
+                    chain: r.chain.parse().map_err(StoreError::corrupt)?,
+                    next_url: r.next_url,
+                    pages: r.pages as u32,
+                    done: r.done,
+                    expected_rows: r.expected_rows.map(|n| n.max(0) as u32),
                 })
             })
             .collect()

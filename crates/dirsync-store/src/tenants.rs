@@ -25,12 +25,13 @@ pub struct NewTenant<'a> {
 impl Store {
     pub async fn create_tenant(&self, cipher: &TokenCipher, new: NewTenant<'_>) -> Result<Tenant, StoreError> {
         let id = Uuid::now_v7();
-        let (key_id, sealed) = cipher.encrypt(id, new.api_token);
+        let (key_id, sealed) = cipher.encrypt(id, new.okta_url, new.api_token);
         let mut tx = self.pool.begin().await?;
+        crate::tenant_admin::record_key_fingerprint(&mut tx, cipher).await?;
         let minute = crate::schedule::pick_schedule_minute(&mut tx, id, None).await?;
         let tenant = sqlx::query_as::<_, Tenant>(
-            "INSERT INTO tenants (id, name, okta_url, token_ciphertext, token_key_id, schedule_minute)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO tenants (id, name, okta_url, token_ciphertext, token_key_id, schedule_minute, token_aad_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              RETURNING id, name, okta_url, okta_org_id, last_okta_success_at, created_at",
         )
         .bind(id)
@@ -39,6 +40,7 @@ impl Store {
         .bind(sealed)
         .bind(key_id)
         .bind(minute)
+        .bind(crate::cipher::AAD_VERSION)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -52,17 +54,22 @@ impl Store {
         okta_url: &str,
         api_token: &SecretString,
     ) -> Result<(), StoreError> {
-        let (key_id, sealed) = cipher.encrypt(tenant_id, api_token);
+        let (key_id, sealed) = cipher.encrypt(tenant_id, okta_url, api_token);
+        let mut tx = self.pool.begin().await?;
+        crate::tenant_admin::record_key_fingerprint(&mut tx, cipher).await?;
         let done = sqlx::query(
-            "UPDATE tenants SET okta_url = $2, token_ciphertext = $3, token_key_id = $4, updated_at = now()
+            "UPDATE tenants SET okta_url = $2, token_ciphertext = $3, token_key_id = $4, token_aad_version = $5,
+                    updated_at = now()
              WHERE id = $1",
         )
         .bind(tenant_id)
         .bind(okta_url)
         .bind(sealed)
         .bind(key_id)
-        .execute(&self.pool)
+        .bind(crate::cipher::AAD_VERSION)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
                 what: "tenant",
@@ -116,16 +123,20 @@ impl Store {
         cipher: &TokenCipher,
         tenant_id: Uuid,
     ) -> Result<(String, SecretString), StoreError> {
-        let row: Option<(String, Vec<u8>, String)> =
-            sqlx::query_as("SELECT okta_url, token_ciphertext, token_key_id FROM tenants WHERE id = $1")
-                .bind(tenant_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        let (url, sealed, key_id) = row.ok_or_else(|| StoreError::NotFound {
+        let row: Option<(String, Vec<u8>, String, i16)> = sqlx::query_as(
+            "SELECT okta_url, token_ciphertext, token_key_id, token_aad_version FROM tenants WHERE id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (url, sealed, key_id, version) = row.ok_or_else(|| StoreError::NotFound {
             what: "tenant",
             id: tenant_id.to_string(),
         })?;
-        Ok((url, cipher.decrypt(tenant_id, &key_id, &sealed)?))
+        // Sealed for the URL it was given with: a URL changed behind our back
+        // makes this fail rather than send the token elsewhere.
+        let token = cipher.decrypt(tenant_id, &url, version, &key_id, &sealed)?;
+        Ok((url, token))
     }
 
     /// Okta answered this tenant's token: the token's 30-day idle clock restarts.

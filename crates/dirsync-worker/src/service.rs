@@ -279,7 +279,19 @@ async fn execute(ctx: &WorkerContext, run: ClaimedRun, stop: CancellationToken) 
 }
 
 async fn okta_client(ctx: &WorkerContext, tenant_id: Uuid) -> Result<OktaClient, RunError> {
-    let (url, token) = ctx.deps.store.tenant_credentials(&ctx.deps.cipher, tenant_id).await?;
+    let (url, token) = match ctx.deps.store.tenant_credentials(&ctx.deps.cipher, tenant_id).await {
+        Ok(credentials) => credentials,
+        // Permanent: the token is bound to the instance URL it was given
+        // with (a URL changed in the database), or our key is not the one
+        // it was sealed with. Retrying would loop; nothing goes to Okta.
+        Err(dirsync_store::StoreError::Cipher(e)) => {
+            return Err(RunError::Failed {
+                code: ErrorCode::Internal,
+                message: format!("the tenant's stored API token cannot be opened ({e}); enter the credentials again"),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let org = OrgUrl::parse(&url, ctx.deps.okta.allow_insecure_urls).map_err(|e| RunError::Failed {
         code: ErrorCode::OrgNotFound,
         message: e.to_string(),
