@@ -52,6 +52,7 @@ impl Fleet {
                 .env("DIRSYNC_WORKER__LEASE_TTL_MS", "3000")
                 .env("DIRSYNC_SCHEDULER__TICK_MS", "500")
                 .env("DIRSYNC_SCHEDULER__DAILY", "false")
+                .env("DIRSYNC_TELEMETRY__LISTEN", "127.0.0.1:0")
                 .env("HOSTNAME", &name)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())

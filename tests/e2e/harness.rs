@@ -65,6 +65,8 @@ impl TestEnv {
         config.amqp.url = amqp_url();
         config.amqp.prefix = format!("t_{label}_{}", Uuid::now_v7().simple());
         config.okta.allow_insecure_urls = true;
+        // Many roles in one test process: each set on a port of its own.
+        config.telemetry.listen = "127.0.0.1:0".into();
         config.secrets = SecretsConfig {
             key_id: Some("test".into()),
             key: Some(TEST_KEY.into()),

@@ -36,6 +36,8 @@ struct Proc {
     child: Child,
     /// Set once the test itself killed or stopped it.
     ended: Option<ExitStatus>,
+    /// Where it serves `/healthz`, `/readyz` and `/metrics`.
+    probe_port: u16,
 }
 
 /// Two workers, two writers and a scheduler unless told otherwise.
@@ -113,9 +115,14 @@ impl Fleet {
             .max()
             .unwrap_or(0);
         let log = self.log_dir.join(format!("{name}.{generation}.log"));
+        let probe_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
         let child = Command::new(&self.binary)
             .arg(role)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("DIRSYNC_TELEMETRY__LISTEN", format!("127.0.0.1:{probe_port}"))
             .env("HOSTNAME", name)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -127,7 +134,40 @@ impl Fleet {
             generation,
             child,
             ended: None,
+            probe_port,
         });
+    }
+
+    /// `GET /readyz` of the running process `name`: `Some(true)` for 200,
+    /// `Some(false)` for 503, `None` when it does not answer.
+    pub async fn readyz(&self, name: &str) -> Option<bool> {
+        let port = self.procs.iter().rev().find(|p| p.name == name)?.probe_port;
+        let response = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        Some(response.status().is_success())
+    }
+
+    /// Polls `readyz` of every role named until each says `want` (bounded).
+    pub async fn await_readiness(&self, names: &[&str], want: bool, bound: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            let mut all = true;
+            for name in names {
+                all &= self.readyz(name).await == Some(want);
+            }
+            if all {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < bound,
+                "roles {names:?} did not report ready={want} within {bound:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     fn current(&mut self, name: &str) -> &mut Proc {

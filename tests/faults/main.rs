@@ -46,6 +46,9 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const TOKEN: &str = "tok-faults";
 
+/// The role processes of a case (two workers, two writers, a scheduler).
+const ROLES: [&str; 5] = ["worker-0", "worker-1", "writer-0", "writer-1", "scheduler-0"];
+
 /// Users, groups: about 60 user pages of 50 (one chain on a first sync),
 /// a groups page and ~40 member pages.
 const USERS: usize = 3_000;
@@ -199,14 +202,20 @@ async fn postgres_down_for_20s_mid_run_and_the_waiting_cli_rides_it_out() {
     let at = mid_run(&case.env, run, 12).await;
 
     let outage = PgOutage::begin();
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    // Every role says it is not ready while its database is gone...
+    let went = case.fleet.await_readiness(&ROLES, false, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(20).saturating_sub(went)).await;
     let down = outage.end();
-
     let cli_started = Instant::now();
+    // ...and ready again once it is back.
+    let back = case.fleet.await_readiness(&ROLES, true, Duration::from_secs(60)).await;
+
     let extra = format!(
-        "PostgreSQL down {:.1} s at page {} of the run",
+        "PostgreSQL down {:.1} s at page {} of the run; every role's /readyz false {:.1} s into it, true {:.1} s after",
         down.as_secs_f64(),
-        at.pages_fetched
+        at.pages_fetched,
+        went.as_secs_f64(),
+        back.as_secs_f64()
     );
     let done = await_end(&case.env, run, END_BOUND).await;
     // Case 7: the CLI saw the same run through and says so.
@@ -243,13 +252,17 @@ async fn rabbitmq_down_for_15s_mid_run() {
     let at = mid_run(&case.env, run, 12).await;
 
     let outage = RabbitOutage::begin();
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    let went = case.fleet.await_readiness(&ROLES, false, Duration::from_secs(12)).await;
+    tokio::time::sleep(Duration::from_secs(15).saturating_sub(went)).await;
     let down = outage.end();
+    let back = case.fleet.await_readiness(&ROLES, true, Duration::from_secs(60)).await;
 
     let extra = format!(
-        "RabbitMQ down {:.1} s at page {} of the run",
+        "RabbitMQ down {:.1} s at page {} of the run; every role's /readyz false {:.1} s into it, true {:.1} s after",
         down.as_secs_f64(),
-        at.pages_fetched
+        at.pages_fetched,
+        went.as_secs_f64(),
+        back.as_secs_f64()
     );
     case.finish(run, &extra).await;
 }

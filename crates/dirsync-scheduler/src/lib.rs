@@ -57,6 +57,8 @@ impl Default for SchedulerConfig {
 pub struct SchedulerDeps {
     pub store: Store,
     pub queue: QueueConfig,
+    /// Up while the scheduler holds a live broker connection (`/readyz`).
+    pub broker_up: dirsync_telemetry::health::Flag,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +188,9 @@ pub async fn run(config: SchedulerConfig, deps: SchedulerDeps, shutdown: Cancell
     let tick = Duration::from_millis(config.tick_ms);
     let stale = Duration::from_millis(config.stale_queued_ms);
     while !shutdown.is_cancelled() {
-        if let Err(e) = session(&config, &deps, tick, stale, &shutdown).await {
+        let ended = session(&config, &deps, tick, stale, &shutdown).await;
+        deps.broker_up.set(false);
+        if let Err(e) = ended {
             tracing::warn!(error = %e, "scheduler lost the broker or the database; retrying");
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -208,6 +212,7 @@ async fn session(
     let publisher = broker.publisher().await?;
     tracing::info!("scheduler sweeping");
     loop {
+        deps.broker_up.set(broker.is_connected());
         if config.daily {
             let policy = config.policy();
             schedule_once(

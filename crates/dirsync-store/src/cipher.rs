@@ -136,7 +136,7 @@ impl TokenCipher {
     }
 
     /// Returns `(key id, nonce || ciphertext)`, sealed for this tenant and
-    /// this Okta origin (associated data version [`AAD_VERSION`]).
+    /// this Okta origin (associated data version `AAD_VERSION`).
     pub fn encrypt(&self, tenant_id: Uuid, okta_url: &str, token: &SecretString) -> (String, Vec<u8>) {
         let cipher = &self.keys[&self.active_id];
         let nonce = Nonce::generate();

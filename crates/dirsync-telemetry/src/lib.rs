@@ -1,9 +1,28 @@
 #![doc = include_str!("../README.md")]
 
+pub mod health;
 pub mod metrics;
 
 use serde::Deserialize;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+/// `telemetry.*` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Where every role process serves `/metrics`, `/healthz` and
+    /// `/readyz` (the OpenTelemetry Prometheus exporter's default port,
+    /// clear of Prometheus' own 9090). Empty: not served.
+    pub listen: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            listen: "0.0.0.0:9464".into(),
+        }
+    }
+}
 
 /// `log.*` settings.
 #[derive(Debug, Clone, Deserialize)]

@@ -18,6 +18,8 @@ pub struct WorkerDeps {
     pub cipher: TokenCipher,
     pub okta: OktaSettings,
     pub queue: QueueConfig,
+    /// Up while the worker consumes from a live broker connection (`/readyz`).
+    pub broker_up: dirsync_telemetry::health::Flag,
 }
 
 /// How one delivery ended, for logs and tests.
@@ -62,7 +64,9 @@ pub async fn run(config: WorkerConfig, deps: WorkerDeps, shutdown: CancellationT
     );
     let mut delay = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
-        match session(&config, &deps, &owner, &shutdown).await {
+        let ended = session(&config, &deps, &owner, &shutdown).await;
+        deps.broker_up.set(false);
+        match ended {
             Ok(()) => break,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "worker lost the broker; reconnecting");
@@ -100,6 +104,7 @@ async fn session(
         shutdown: session_stop.clone(),
     });
     tracing::info!(owner, "worker consuming");
+    deps.broker_up.set(true);
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     // One slot is kept for manual runs: a "Run Sync" click never waits for a
     // scheduled run to finish, whatever the backlog.

@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 pub struct WriterDeps {
     pub store: Store,
     pub queue: QueueConfig,
+    /// Up while the writer consumes from a live broker connection (`/readyz`).
+    pub broker_up: dirsync_telemetry::health::Flag,
 }
 
 /// Runs the writer until `shutdown`, reconnecting whenever the broker
@@ -19,7 +21,9 @@ pub async fn run(config: WriterConfig, deps: WriterDeps, shutdown: CancellationT
     let relay = tokio::spawn(crate::relay::run(deps.clone(), config.relay_idle(), shutdown.clone()));
     let mut delay = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
-        match session(&config, &deps, &shutdown).await {
+        let ended = session(&config, &deps, &shutdown).await;
+        deps.broker_up.set(false);
+        match ended {
             Ok(()) => break,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writer lost the broker; reconnecting");
@@ -39,6 +43,7 @@ async fn session(config: &WriterConfig, deps: &WriterDeps, shutdown: &Cancellati
     let broker = Broker::connect(&deps.queue, "dirsync-writer").await?;
     let mut consumer = broker.consumer(&broker.topology().pages(), config.prefetch, "").await?;
     tracing::info!("writer consuming");
+    deps.broker_up.set(true);
     let outcome = loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),

@@ -6,7 +6,7 @@ use dirsync_api::ApiConfig;
 use dirsync_queue::QueueConfig;
 use dirsync_scheduler::SchedulerConfig;
 use dirsync_store::{SecretsConfig, StoreConfig};
-use dirsync_telemetry::LogConfig;
+use dirsync_telemetry::{LogConfig, TelemetryConfig};
 use dirsync_worker::{OktaSettings, WorkerConfig};
 use dirsync_writer::WriterConfig;
 use serde::Deserialize;
@@ -24,6 +24,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub api: ApiConfig,
     pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

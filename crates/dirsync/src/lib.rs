@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod probes;
 pub mod progress;
 pub mod shutdown;
 

@@ -97,6 +97,7 @@ impl BenchEnv {
         let mut config = config.clone();
         config.database.url = db.url.clone();
         config.amqp.prefix = format!("bench_{}", Uuid::now_v7().simple());
+        config.telemetry.listen = "127.0.0.1:0".into();
         config.okta.allow_insecure_urls = true;
         config.scheduler.daily = false;
         config.secrets = SecretsConfig {

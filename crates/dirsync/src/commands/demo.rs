@@ -32,6 +32,10 @@ pub async fn run_demo(config: &Config, args: &DemoArgs, shutdown: CancellationTo
     let mut config = config.clone();
     // The simulator listens on loopback over http.
     config.okta.allow_insecure_urls = true;
+    if config.telemetry.listen == dirsync_telemetry::TelemetryConfig::default().listen {
+        // The demo's probes on any free loopback port, not the pods' 9464.
+        config.telemetry.listen = "127.0.0.1:0".into();
+    }
     if dirsync_store::ensure_database(&config.database.url).await? {
         eprintln!("created database {}", database_name(&config.database.url));
     }

@@ -79,8 +79,10 @@ pub async fn run_roles(
 ) -> anyhow::Result<()> {
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let queue = config.amqp.clone();
-    // One registry per process, whatever roles it runs; served by the API.
+    // One registry per process, whatever roles it runs; served by the API
+    // and on the probe port.
     let metrics = dirsync_telemetry::metrics::Metrics::new();
+    let health = dirsync_telemetry::health::Health::default();
     if roles.api {
         let cipher = cipher
             .clone()
@@ -102,6 +104,7 @@ pub async fn run_roles(
         let deps = SchedulerDeps {
             store: store.clone(),
             queue: queue.clone(),
+            broker_up: health.flag("broker:scheduler"),
         };
         tasks.spawn(dirsync_scheduler::run(config.scheduler.clone(), deps, shutdown.clone()));
     }
@@ -112,6 +115,7 @@ pub async fn run_roles(
             cipher,
             okta: config.okta.clone(),
             queue: queue.clone(),
+            broker_up: health.flag("broker:worker"),
         };
         tasks.spawn(dirsync_worker::run(config.worker.clone(), deps, shutdown.clone()));
     }
@@ -119,9 +123,21 @@ pub async fn run_roles(
         let deps = WriterDeps {
             store: store.clone(),
             queue,
+            broker_up: health.flag("broker:writer"),
         };
         tasks.spawn(dirsync_writer::run(config.writer.clone(), deps, shutdown.clone()));
     }
+    let probes = match config.telemetry.listen.as_str() {
+        "" => None,
+        listen => match crate::probes::serve(listen, store.clone(), health, metrics, shutdown.clone()).await {
+            Ok((_, task)) => Some(task),
+            Err(e) => {
+                shutdown.cancel();
+                while tasks.join_next().await.is_some() {}
+                return Err(e);
+            }
+        },
+    };
     let mut outcome = Ok(());
     while let Some(done) = tasks.join_next().await {
         let result = done.map_err(anyhow::Error::from).and_then(|r| r);
@@ -131,6 +147,10 @@ pub async fn run_roles(
                 outcome = Err(e);
             }
         }
+    }
+    shutdown.cancel();
+    if let Some(probes) = probes {
+        let _ = probes.await;
     }
     outcome
 }
