@@ -91,6 +91,8 @@ export DATABASE_URL="${SERVER%/*}/$DB"
 export DIRSYNC_AMQP__PREFIX="$ID"
 export DIRSYNC_SECRETS__KEY="$(head -c 32 /dev/urandom | base64)"
 export DIRSYNC_LOG__FORMAT=text
+# Several role processes on one machine: each serves its probes on a free port.
+export DIRSYNC_TELEMETRY__LISTEN=127.0.0.1:0
 export OKTA_SIM_TOKEN="$SIM_TOKEN"
 
 log "database $DB, queue prefix $ID"

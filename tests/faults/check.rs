@@ -77,7 +77,7 @@ pub async fn await_end(env: &TestEnv, run: Uuid, bound: Duration) -> RunRecord {
 }
 
 /// An event as (type, subject id, member user id for membership events).
-type EventKey = (String, String, Option<String>);
+pub type EventKey = (String, String, Option<String>);
 
 /// What the first sync of an empty database must say, from the org alone:
 /// one `user.created` per user, one `group.created` per group, one
@@ -113,10 +113,23 @@ pub struct Verdict {
     pub events: usize,
 }
 
+/// An event key: type, subject id, member user id.
+pub fn key(kind: &str, id: &str, user: Option<&str>) -> EventKey {
+    (kind.to_owned(), id.to_owned(), user.map(str::to_owned))
+}
+
 /// Asserts that `run` (the first sync of `tenant` into an empty database)
 /// succeeded, that the database equals the org exactly, and that its
 /// change events are exactly the expected ones, each once.
-pub async fn verify_first_sync(env: &TestEnv, tenant: Uuid, run: &RunRecord, context: &str) -> Verdict {
+/// `also`: events expected once each beside the final org's (what the org
+/// went through during the run: a group created, then deleted).
+pub async fn verify_first_sync_plus(
+    env: &TestEnv,
+    tenant: Uuid,
+    run: &RunRecord,
+    context: &str,
+    also: &[EventKey],
+) -> Verdict {
     assert_eq!(
         run.state(),
         RunState::Succeeded,
@@ -133,7 +146,10 @@ pub async fn verify_first_sync(env: &TestEnv, tenant: Uuid, run: &RunRecord, con
     compare::assert_memberships_equal(&env.store, tenant, &org).await;
     let memberships: usize = org.groups().iter().map(|g| org.members(g.id()).len()).sum();
 
-    let expected = expected_first_sync_events(&org);
+    let mut expected = expected_first_sync_events(&org);
+    for k in also {
+        *expected.entry(k.clone()).or_default() += 1;
+    }
     let events = env.store.events_since(tenant, 0).await.expect("read the change events");
     let mut emitted: BTreeMap<EventKey, usize> = BTreeMap::new();
     for e in &events {
@@ -208,4 +224,40 @@ pub fn summary(case: &str, started: Instant, v: &Verdict, extra: &str) {
         thousands(v.events as u64),
         if extra.is_empty() { "" } else { "; " },
     );
+}
+
+/// A later run (not the tenant's first): it succeeded, the database equals
+/// the org exactly, and none of its change events was written twice.
+pub async fn verify_later_run(env: &TestEnv, tenant: Uuid, run: &RunRecord, context: &str) -> Verdict {
+    assert_eq!(
+        run.state(),
+        RunState::Succeeded,
+        "run {} ended {} ({:?}: {:?}) {context}",
+        run.id,
+        run.state(),
+        run.error_code,
+        run.error_message
+    );
+    let org = env.org();
+    let base = env.sim.base_url();
+    compare::assert_users_equal(&env.store, tenant, &org, &base).await;
+    compare::assert_groups_equal(&env.store, tenant, &org, &base).await;
+    compare::assert_memberships_equal(&env.store, tenant, &org).await;
+    let mut emitted: BTreeMap<EventKey, usize> = BTreeMap::new();
+    let events = env.store.events_since(tenant, 0).await.expect("read the change events");
+    for e in events.iter().filter(|e| e.run_id == Some(run.id)) {
+        let user = e.payload.get("user_id").and_then(Value::as_str).map(str::to_owned);
+        *emitted
+            .entry((e.event_type.clone(), e.okta_id.clone(), user))
+            .or_default() += 1;
+    }
+    let duplicated: Vec<_> = emitted.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicated.is_empty(), "events written twice: {duplicated:?}");
+    Verdict {
+        run: run.clone(),
+        users: org.users().len(),
+        groups: org.groups().len(),
+        memberships: org.groups().iter().map(|g| org.members(g.id()).len()).sum(),
+        events: emitted.values().sum(),
+    }
 }

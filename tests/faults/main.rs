@@ -28,7 +28,7 @@ mod hostile;
 mod poison;
 mod services;
 
-use check::{await_end, mid_run, summary, verify_first_sync};
+use check::{await_end, key, mid_run, summary, verify_first_sync_plus, verify_later_run};
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{Faults, Latency, SimConfig};
 use fleet::Fleet;
@@ -122,10 +122,18 @@ impl Case {
     }
 
     /// Verifies the run, prints the summary line, tears the case down.
-    async fn finish(mut self, run: Uuid, extra: &str) {
+    async fn finish(self, run: Uuid, extra: &str) {
+        self.finish_with(run, extra, Verify::FirstSync(&[])).await
+    }
+
+    /// Verifies the run as `verify` says, prints the summary, tears down.
+    async fn finish_with(mut self, run: Uuid, extra: &str, verify: Verify<'_>) {
         let done = await_end(&self.env, run, END_BOUND).await;
         let context = format!("\n{}", self.fleet.log_tails(20));
-        let verdict = verify_first_sync(&self.env, self.tenant, &done, &context).await;
+        let verdict = match verify {
+            Verify::FirstSync(also) => verify_first_sync_plus(&self.env, self.tenant, &done, &context, also).await,
+            Verify::LaterRun => verify_later_run(&self.env, self.tenant, &done, &context).await,
+        };
         self.assert_roles_alive();
         summary(self.name, self.started, &verdict, extra);
         // Logs are kept only for a failed case.
@@ -134,6 +142,14 @@ impl Case {
         self.env.stop().await;
         let _ = std::fs::remove_dir_all(logs);
     }
+}
+
+/// How a case's run is checked.
+enum Verify<'a> {
+    /// The tenant's first sync: one event per row of the final org, plus these.
+    FirstSync(&'a [check::EventKey]),
+    /// A later run: exact, and no event written twice.
+    LaterRun,
 }
 
 /// A child process killed if the case panics.
@@ -571,6 +587,11 @@ async fn hostile_okta_answers_end_their_own_runs_and_harm_no_other_tenant() {
                     done.records_rejected, 1,
                     "{h:?}: the bad record is left out and counted"
                 );
+                let told = dirsync::progress::outcome(&done).0;
+                assert!(
+                    told.contains("1 records Okta could not have sent were left out"),
+                    "{told}"
+                );
                 assert_eq!(env.store.directory_counts(*tenant).await.unwrap().groups, 0);
                 lines.push(format!("{h:?}: succeeded, left out {:?}", done.rejected_sample));
             }
@@ -617,4 +638,138 @@ async fn hostile_okta_answers_end_their_own_runs_and_harm_no_other_tenant() {
     assert!(writer < 200 * 1024, "writer peak RSS {writer} KiB");
     drop(fleet);
     env.stop().await;
+}
+
+/// Okta changing under a running sync, with the roles as separate processes:
+/// a group deleted between its listing and its member pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_deleted_between_its_listing_and_its_members() {
+    let _serial = SERIAL.lock().await;
+    let case = Case::start("group_deleted", "fgone", USERS, 36, &[]).await;
+    let doomed = case
+        .env
+        .org()
+        .groups()
+        .iter()
+        .filter(|g| g.name() != "Everyone" && g.member_count() > 0)
+        .nth(3)
+        .expect("a group with members")
+        .id()
+        .to_owned();
+    let target = doomed.clone();
+    case.env.sim.on_request(
+        dirsync_okta_sim::RequestMatch::path(format!("/api/v1/groups/{doomed}/users")),
+        move |org| org.delete_group(&target).unwrap(),
+    );
+    let run = case.start_run().await;
+    let done = await_end(&case.env, run, END_BOUND).await;
+    assert_eq!(case.env.sim.pending_hooks(), 0, "the group was deleted mid-run");
+    assert_eq!(done.groups_removed, 1, "{:?}", done.error_message);
+    // It was listed (created), then confirmed gone (deleted): both announced.
+    let also = [key("group.created", &doomed, None), key("group.deleted", &doomed, None)];
+    let extra = format!("group {doomed} deleted before its first member page");
+    case.finish_with(run, &extra, Verify::FirstSync(&also)).await;
+}
+
+/// Okta's clock 20 minutes behind ours: the incremental run after the first
+/// sync finds every change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oktas_clock_20_minutes_behind_and_the_incremental_run_misses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let case = Case::start("clock_behind", "fclock", 1_000, 37, &[]).await;
+    case.env.sim.set_clock_offset(-20 * 60_000);
+    let first = case.start_run().await;
+    let first = await_end(&case.env, first, END_BOUND).await;
+    assert_eq!(first.state(), RunState::Succeeded, "{:?}", first.error_message);
+    let changed = case.env.sim.with_org(|org| {
+        let ids: Vec<String> = org
+            .users()
+            .iter()
+            .step_by(50)
+            .take(15)
+            .map(|u| u.id().to_owned())
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            let serde_json::Value::Object(change) = serde_json::json!({"title": format!("Changed {i}")}) else {
+                unreachable!()
+            };
+            org.update_user(id, change).unwrap();
+        }
+        ids.len()
+    });
+    let (run, _) = dirsync::commands::start_sync(&case.env.config, &case.env.store, case.tenant, SyncMode::Incremental)
+        .await
+        .unwrap();
+    let extra = format!(
+        "skew measured {} ms; {changed} users changed after the first sync",
+        first.clock_skew_ms.unwrap_or_default()
+    );
+    case.finish_with(run.id, &extra, Verify::LaterRun).await;
+}
+
+/// Truncated user and member listings during a full run: nobody and no
+/// membership is removed, and the database still equals the org.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn truncated_user_and_member_listings_remove_nothing() {
+    let _serial = SERIAL.lock().await;
+    let case = Case::start("truncated", "ftrunc", 1_000, 38, &[]).await;
+    let first = case.start_run().await;
+    assert_eq!(
+        await_end(&case.env, first, END_BOUND).await.state(),
+        RunState::Succeeded
+    );
+    case.env.sim.truncate_users_listing(Some(50));
+    case.env.sim.truncate_member_listings(Some(50));
+    let run = case.start_run().await;
+    let done = await_end(&case.env, run, END_BOUND).await;
+    assert_eq!(
+        (done.users_removed, done.groups_removed, done.memberships_removed),
+        (0, 0, 0),
+        "{:?}",
+        done.error_message
+    );
+    assert!(done.memberships_unverified > 0);
+    let extra = format!(
+        "listed {} users of 1,000; {} memberships kept unverified",
+        done.users_seen, done.memberships_unverified
+    );
+    case.finish_with(run, &extra, Verify::LaterRun).await;
+}
+
+/// The token revoked mid-run: the run fails `invalid_token`, without a
+/// retry storm, and nothing already synced is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_token_revoked_mid_run() {
+    let _serial = SERIAL.lock().await;
+    let case = Case::start("token_revoked", "frevoke", USERS, 39, &[]).await;
+    let first = case.start_run().await;
+    assert_eq!(
+        await_end(&case.env, first, END_BOUND).await.state(),
+        RunState::Succeeded
+    );
+    let stored = case.env.store.directory_counts(case.tenant).await.unwrap();
+    case.env.sim.reset_request_log();
+    let run = case.start_run().await;
+    let at = mid_run(&case.env, run, 12).await;
+    case.env.sim.revoke_token();
+    let done = await_end(&case.env, run, END_BOUND).await;
+    assert_eq!(done.state(), RunState::Failed);
+    assert_eq!(done.error(), Some(dirsync_domain::ErrorCode::InvalidToken));
+    let unauthorized = case
+        .env
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.status == Some(401))
+        .count();
+    assert!(unauthorized <= 12, "{unauthorized} requests with the revoked token");
+    assert_eq!(case.env.store.directory_counts(case.tenant).await.unwrap(), stored);
+    eprintln!(
+        "faults: token_revoked: failed invalid_token, revoked at page {}; {unauthorized} requests got 401; nothing removed",
+        at.pages_fetched
+    );
+    case.env.sim.restore_token();
+    let again = case.start_run().await;
+    case.finish_with(again, "the next run with the token restored", Verify::LaterRun)
+        .await;
 }

@@ -85,8 +85,8 @@ pub fn progress_line(run: &RunRecord) -> String {
 /// How a finished run is told to a person, and the exit code that goes with it.
 pub fn outcome(run: &RunRecord) -> (String, u8) {
     match run.state() {
-        RunState::Succeeded => (
-            format!(
+        RunState::Succeeded => {
+            let mut line = format!(
                 "sync {} succeeded: {} users ({} changed), {} groups ({} changed), {} memberships ({} added), {} Okta requests",
                 run.id,
                 run.users_seen,
@@ -96,9 +96,25 @@ pub fn outcome(run: &RunRecord) -> (String, u8) {
                 run.memberships_seen,
                 run.memberships_added,
                 run.okta_requests
-            ),
-            0,
-        ),
+            );
+            if run.records_rejected > 0 {
+                line.push_str(&format!(
+                    "; {} records Okta could not have sent were left out (first: {})",
+                    run.records_rejected,
+                    run.rejected_sample.first().map(String::as_str).unwrap_or("-")
+                ));
+            }
+            if run.memberships_unverified > 0 {
+                line.push_str(&format!(
+                    "; {} memberships kept because their group's member listing came back short",
+                    run.memberships_unverified
+                ));
+            }
+            if let Some(newer) = run.superseded_by {
+                line.push_str(&format!("; its held removals were superseded by run {newer}"));
+            }
+            (line, 0)
+        }
         RunState::Failed => {
             let code = run.error().unwrap_or(ErrorCode::Internal);
             (format!("sync {} failed: {code}: {}", run.id, code.remedy()), 2)
