@@ -117,3 +117,36 @@ async fn a_small_tenants_scheduled_run_starts_within_one_slice_while_a_large_slo
     broker.close().await;
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_still_fetching_past_its_deadline_fails_and_frees_its_slot() {
+    let slow = Faults {
+        latency: Latency {
+            fixed: Duration::from_millis(200),
+            ..Latency::default()
+        },
+        ..Faults::default()
+    };
+    let env = TestEnv::start_with(
+        "deadline",
+        spec(3_000, 40, 53),
+        SimConfig::default().with_token("tok-deadline").with_faults(slow),
+        |c| c.worker.run_deadline_secs = 2,
+    )
+    .await;
+    let tenant = env.tenant("slow", "tok-deadline").await;
+    let run = env.sync(tenant).await;
+    assert_eq!(run.state(), RunState::Failed);
+    assert_eq!(run.error(), Some(dirsync_domain::ErrorCode::OktaUnavailable));
+    assert!(
+        run.error_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("worker.run_deadline_secs"),
+        "{:?}",
+        run.error_message
+    );
+    let took = run.finished_at.unwrap() - run.started_at.unwrap();
+    assert!(took < time::Duration::seconds(10), "ended {took} after it started");
+    env.stop().await;
+}

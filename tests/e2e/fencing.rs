@@ -332,3 +332,78 @@ async fn one_tenants_unstorable_page_fails_only_its_own_run_and_the_batch_around
     broker.close().await;
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_finalizes_a_fetched_run_whose_notice_was_lost_and_fails_one_whose_pages_never_come() {
+    let env = TestEnv::start_without_roles("sweep", spec(10, 2, 44), SimConfig::default()).await;
+    let store = &env.store;
+    // A run fetched and written in full, whose FetchCompleted was lost.
+    let complete = claimed_run(store, env.tenant("a", "tok").await, "w").await;
+    let chain = Chain::UsersSlice { index: 0 };
+    let plan = [(chain.clone(), "http://okta.invalid/api/v1/users".to_owned())];
+    assert!(
+        store
+            .add_chains(complete.run_id, &complete.lease, &plan, None)
+            .await
+            .unwrap()
+    );
+    let page = users_page(&complete, complete.lease.attempt, 0, vec![user("u1", "t", 1)]);
+    store.apply_pages(PageBatch { pages: vec![&page] }).await.unwrap();
+    let done = |pages| Checkpoint {
+        chain: &chain,
+        next_url: None,
+        pages,
+        done: true,
+        gone: false,
+        new_chains: &[],
+        done_chains: &[],
+        okta_requests: 1,
+        rejected: &[],
+    };
+    assert!(
+        store
+            .checkpoint(complete.run_id, &complete.lease, done(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.complete_fetch(complete.run_id, &complete.lease, 0).await.unwrap(),
+        Some(1)
+    );
+    // A run whose second page was dead-lettered: it will never be written.
+    let lost = claimed_run(store, env.tenant("b", "tok").await, "w").await;
+    assert!(store.add_chains(lost.run_id, &lost.lease, &plan, None).await.unwrap());
+    let page = users_page(&lost, lost.lease.attempt, 0, vec![user("u2", "t", 1)]);
+    store.apply_pages(PageBatch { pages: vec![&page] }).await.unwrap();
+    assert!(store.checkpoint(lost.run_id, &lost.lease, done(2)).await.unwrap());
+    assert_eq!(
+        store.complete_fetch(lost.run_id, &lost.lease, 0).await.unwrap(),
+        Some(2)
+    );
+
+    // Not yet settled: nothing happens.
+    let long = Duration::from_secs(3600);
+    assert_eq!(store.sweep_fetched_runs(long, long).await.unwrap(), 0);
+    assert_eq!(store.run(complete.run_id).await.unwrap().state(), RunState::Running);
+    // Settled: the complete one is finalized, the other waits for its page...
+    assert_eq!(store.sweep_fetched_runs(Duration::ZERO, long).await.unwrap(), 1);
+    assert_eq!(store.run(complete.run_id).await.unwrap().state(), RunState::Succeeded);
+    assert_eq!(store.run(lost.run_id).await.unwrap().state(), RunState::Running);
+    // ...until none has arrived for long enough: then it fails, saying why.
+    assert_eq!(
+        store.sweep_fetched_runs(Duration::ZERO, Duration::ZERO).await.unwrap(),
+        1
+    );
+    let failed = store.run(lost.run_id).await.unwrap();
+    assert_eq!(failed.state(), RunState::Failed);
+    assert!(
+        failed
+            .error_message
+            .as_deref()
+            .unwrap_or("")
+            .contains("1 of the run's 2 pages"),
+        "{:?}",
+        failed.error_message
+    );
+    env.stop().await;
+}

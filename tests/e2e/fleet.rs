@@ -4,91 +4,17 @@
 
 use crate::{
     compare,
-    harness::{TestEnv, amqp_url, spec},
+    harness::{TestEnv, spec},
+    processes::{Fleet, lease_owner},
 };
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{Faults, Latency, OktaSim, SimConfig};
-use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
-
-/// The `dirsync` binary of this build (built now if `cargo test` did not
-/// build it already: only the `dirsync` package's own tests force that).
-fn dirsync_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "-p", "dirsync", "--bin", "dirsync"])
-        .status()
-        .expect("run cargo build for the dirsync binary");
-    assert!(status.success(), "cargo build -p dirsync failed");
-    dir.join("dirsync")
-}
-
-struct Fleet {
-    children: Vec<(String, Child)>,
-}
-
-impl Fleet {
-    fn start(env: &TestEnv, workers: usize, writers: usize) -> Fleet {
-        let binary = dirsync_binary();
-        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-        let mut children = Vec::new();
-        let roles = (0..workers)
-            .map(|i| ("worker", i))
-            .chain((0..writers).map(|i| ("writer", i)));
-        for (role, i) in roles.chain([("scheduler", 0)]) {
-            let name = format!("{role}-{i}");
-            let child = Command::new(&binary)
-                .arg(role)
-                .env("DATABASE_URL", &env.config.database.url)
-                .env("AMQP_URL", amqp_url())
-                .env("DIRSYNC_AMQP__PREFIX", &env.config.amqp.prefix)
-                .env("DIRSYNC_SECRETS__KEY", key)
-                .env("DIRSYNC_SECRETS__KEY_ID", "test")
-                .env("DIRSYNC_OKTA__ALLOW_INSECURE_URLS", "true")
-                .env("DIRSYNC_WORKER__LEASE_TTL_MS", "3000")
-                .env("DIRSYNC_SCHEDULER__TICK_MS", "500")
-                .env("DIRSYNC_SCHEDULER__DAILY", "false")
-                .env("DIRSYNC_TELEMETRY__LISTEN", "127.0.0.1:0")
-                .env("HOSTNAME", &name)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn a role process");
-            children.push((name, child));
-        }
-        Fleet { children }
-    }
-
-    /// SIGKILL: no shutdown, no lease release, nothing flushed.
-    fn kill(&mut self, name: &str) {
-        let (_, child) = self
-            .children
-            .iter_mut()
-            .find(|(n, _)| n == name)
-            .expect("a process of that name");
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_workers_and_two_writers_sync_twenty_tenants_exactly() {
     let env = TestEnv::start_without_roles("fleet", spec(50, 3, 1), SimConfig::default()).await;
-    let _fleet = Fleet::start(&env, 3, 2);
+    let _fleet = Fleet::start(&env, 3, 2, &[]);
     let mut orgs = Vec::new();
     for i in 0..20u64 {
         let token = format!("tok-fleet-{i}");
@@ -136,7 +62,7 @@ async fn a_worker_killed_mid_run_is_taken_over_and_the_run_resumes_from_its_chec
     };
     let sim = SimConfig::default().with_token("tok-kill").with_faults(faults);
     let env = TestEnv::start_without_roles("kill", spec(12_000, 150, 21), sim).await;
-    let mut fleet = Fleet::start(&env, 3, 2);
+    let mut fleet = Fleet::start(&env, 3, 2, &[]);
     let tenant = env.tenant("big", "tok-kill").await;
     let (run, _) = dirsync::commands::start_sync(&env.config, &env.store, tenant, SyncMode::Full)
         .await
@@ -182,16 +108,4 @@ async fn a_worker_killed_mid_run_is_taken_over_and_the_run_resumes_from_its_chec
         "resumed, not restarted: {refetched} refetched of {fetched_at_kill}"
     );
     env.stop().await;
-}
-
-async fn lease_owner(env: &TestEnv, run: uuid::Uuid) -> Option<String> {
-    let owner: Option<(Option<String>,)> = sqlx::query_as("SELECT lease_owner FROM sync_runs WHERE id = $1")
-        .bind(run)
-        .fetch_optional(env.store.pool())
-        .await
-        .unwrap();
-    // Owners are "<HOSTNAME>/<random>": the process name comes first.
-    owner
-        .and_then(|(o,)| o)
-        .and_then(|o| o.split('/').next().map(str::to_owned))
 }

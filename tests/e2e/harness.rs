@@ -145,6 +145,15 @@ impl TestEnv {
         finished
     }
 
+    /// Asserts the tenant's stored directory equals the simulated org now:
+    /// every user, group and membership, and no other.
+    pub async fn assert_exact(&self, tenant: Uuid) {
+        let (org, base) = (self.org(), self.sim.base_url());
+        crate::compare::assert_users_equal(&self.store, tenant, &org, &base).await;
+        crate::compare::assert_groups_equal(&self.store, tenant, &org, &base).await;
+        crate::compare::assert_memberships_equal(&self.store, tenant, &org).await;
+    }
+
     /// Stops the roles, deletes the queues and drops the database.
     pub async fn stop(mut self) {
         self.stop.cancel();

@@ -14,6 +14,10 @@ mod full_sync;
 mod harness;
 mod logs;
 mod okta_load;
+// The role processes of the real binary, shared with the fault suite.
+#[allow(dead_code)]
+#[path = "../faults/fleet.rs"]
+mod processes;
 mod protocol;
 mod races;
 mod schedule;

@@ -2,7 +2,6 @@
 //! client and worker, end to end.
 
 use crate::{
-    compare,
     harness::{TestEnv, spec},
     logs,
 };
@@ -23,14 +22,6 @@ fn per_window(log: &[RequestRecord], family: Family) -> Vec<usize> {
         }
     }
     windows.into_iter().map(|(_, n)| n).collect()
-}
-
-async fn assert_exact(env: &TestEnv, tenant: uuid::Uuid) {
-    let org = env.org();
-    let base = env.sim.base_url();
-    compare::assert_users_equal(&env.store, tenant, &org, &base).await;
-    compare::assert_groups_equal(&env.store, tenant, &org, &base).await;
-    compare::assert_memberships_equal(&env.store, tenant, &org).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -68,7 +59,7 @@ async fn a_sync_under_a_low_limit_stays_within_its_share_of_every_window_and_is_
         "at most one 429: {:?}",
         env.sim.requests()
     );
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     env.stop().await;
 }
 
@@ -132,7 +123,7 @@ async fn a_sync_through_5xx_resets_bad_bodies_and_a_429_storm_is_exact_and_never
         served.server_errors() > 0 && served.rate_limited() > 0,
         "the faults happened: {served:?}"
     );
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     let text = logs.text();
     assert!(!text.is_empty());
     assert!(!text.contains(TOKEN), "the token appears in the logs");

@@ -98,7 +98,8 @@ async fn emitted_since(env: &TestEnv, tenant: uuid::Uuid, mark: i64) -> BTreeMap
     out
 }
 
-fn profile(login: &str) -> Map<String, Value> {
+/// A new user's profile.
+pub(crate) fn profile(login: &str) -> Map<String, Value> {
     let Value::Object(map) = json!({
         "login": login, "email": login, "firstName": "Zoë", "lastName": "Nguyễn", "title": "Engineer"
     }) else {

@@ -6,10 +6,11 @@
 use crate::{
     compare,
     harness::{TestEnv, spec},
+    protocol::profile,
 };
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{Org, RequestMatch, SimConfig, UserStatus};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -34,14 +35,6 @@ async fn event_counts(env: &TestEnv, tenant: Uuid, mark: i64) -> BTreeMap<(Strin
     out
 }
 
-async fn assert_exact(env: &TestEnv, tenant: Uuid) {
-    let org = env.org();
-    let base = env.sim.base_url();
-    compare::assert_users_equal(&env.store, tenant, &org, &base).await;
-    compare::assert_groups_equal(&env.store, tenant, &org, &base).await;
-    compare::assert_memberships_equal(&env.store, tenant, &org).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_group_deleted_between_its_listing_and_its_members_is_removed_and_the_run_goes_on() {
     let env = TestEnv::start("gone", spec(600, 30, 31), SimConfig::default().with_token(TOKEN)).await;
@@ -63,7 +56,7 @@ async fn a_group_deleted_between_its_listing_and_its_members_is_removed_and_the_
     assert_eq!(run.state(), RunState::Succeeded, "{:?}", run.error_message);
     assert_eq!(run.groups_removed, 1);
     assert_eq!(run.memberships_removed as usize, members);
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     // ...and it was confirmed by id before it was removed.
     assert!(
         env.sim
@@ -108,7 +101,7 @@ async fn a_group_deleted_between_its_listing_and_its_members_is_removed_and_the_
     );
     assert_eq!(incremental.mode(), SyncMode::Incremental);
     assert_eq!(incremental.groups_removed, 1);
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     env.stop().await;
 }
 
@@ -143,17 +136,8 @@ async fn short_member_listings_remove_no_membership_until_a_complete_listing_pro
     assert_eq!(full.state(), RunState::Succeeded, "{:?}", full.error_message);
     assert_eq!(full.memberships_removed, 1);
     assert_eq!(full.memberships_unverified, 0);
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     env.stop().await;
-}
-
-fn profile(login: &str) -> Map<String, Value> {
-    let Value::Object(map) = json!({
-        "login": login, "email": login, "firstName": "Ada", "lastName": "Okafor", "title": "Engineer"
-    }) else {
-        unreachable!()
-    };
-    map
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -225,12 +209,12 @@ async fn a_review_holds_only_its_removals_and_a_confirmation_never_replays_an_ol
         .expect("waiting for review");
     assert_eq!(confirmed.state(), RunState::Succeeded);
     assert_eq!(confirmed.users_removed as usize, doomed.len());
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     if incremental.state() == RunState::NeedsReview {
         // Its held removals went with the users: confirming it changes nothing.
         let later = env.store.confirm_deletions(incremental.id).await.unwrap().unwrap();
         assert_eq!(later.memberships_removed, 0);
-        assert_exact(&env, tenant).await;
+        env.assert_exact(tenant).await;
     }
     let stored: BTreeSet<String> =
         sqlx::query_as::<_, (String,)>("SELECT user_id FROM group_members WHERE tenant_id = $1 AND group_id = $2")
@@ -268,7 +252,7 @@ async fn a_newer_full_run_supersedes_an_older_review() {
     );
     let confirmed = env.store.confirm_deletions(newer.id).await.unwrap().unwrap();
     assert_eq!(confirmed.users_removed as usize, doomed.len());
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     env.stop().await;
 }
 
@@ -324,7 +308,7 @@ async fn incremental_on_a_skewed_clock(label: &str, offset_minutes: i64) {
     );
     assert_eq!(incremental.mode(), SyncMode::Incremental);
     assert!(incremental.users_seen >= 16, "listed {}", incremental.users_seen);
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     env.stop().await;
 }
 
@@ -375,7 +359,7 @@ async fn users_deleted_and_changed_between_two_pages_of_a_chain_end_exact() {
     // had then, until the next run lists it again.
     let next = env.sync_with(tenant, SyncMode::Incremental).await;
     assert_eq!(next.state(), RunState::Succeeded, "{:?}", next.error_message);
-    assert_exact(&env, tenant).await;
+    env.assert_exact(tenant).await;
     env.stop().await;
 }
 

@@ -130,20 +130,7 @@ pub async fn verify_first_sync_plus(
     context: &str,
     also: &[EventKey],
 ) -> Verdict {
-    assert_eq!(
-        run.state(),
-        RunState::Succeeded,
-        "run {} ended {} ({:?}: {:?}) {context}",
-        run.id,
-        run.state(),
-        run.error_code,
-        run.error_message
-    );
-    let org = env.org();
-    let base = env.sim.base_url();
-    compare::assert_users_equal(&env.store, tenant, &org, &base).await;
-    compare::assert_groups_equal(&env.store, tenant, &org, &base).await;
-    compare::assert_memberships_equal(&env.store, tenant, &org).await;
+    let org = assert_succeeded_and_exact(env, tenant, run, context).await;
     let memberships: usize = org.groups().iter().map(|g| org.members(g.id()).len()).sum();
 
     let mut expected = expected_first_sync_events(&org);
@@ -229,20 +216,7 @@ pub fn summary(case: &str, started: Instant, v: &Verdict, extra: &str) {
 /// A later run (not the tenant's first): it succeeded, the database equals
 /// the org exactly, and none of its change events was written twice.
 pub async fn verify_later_run(env: &TestEnv, tenant: Uuid, run: &RunRecord, context: &str) -> Verdict {
-    assert_eq!(
-        run.state(),
-        RunState::Succeeded,
-        "run {} ended {} ({:?}: {:?}) {context}",
-        run.id,
-        run.state(),
-        run.error_code,
-        run.error_message
-    );
-    let org = env.org();
-    let base = env.sim.base_url();
-    compare::assert_users_equal(&env.store, tenant, &org, &base).await;
-    compare::assert_groups_equal(&env.store, tenant, &org, &base).await;
-    compare::assert_memberships_equal(&env.store, tenant, &org).await;
+    let org = assert_succeeded_and_exact(env, tenant, run, context).await;
     let mut emitted: BTreeMap<EventKey, usize> = BTreeMap::new();
     let events = env.store.events_since(tenant, 0).await.expect("read the change events");
     for e in events.iter().filter(|e| e.run_id == Some(run.id)) {
@@ -260,4 +234,23 @@ pub async fn verify_later_run(env: &TestEnv, tenant: Uuid, run: &RunRecord, cont
         memberships: org.groups().iter().map(|g| org.members(g.id()).len()).sum(),
         events: emitted.values().sum(),
     }
+}
+
+/// The run succeeded and the database equals the org now; returns the org.
+async fn assert_succeeded_and_exact(env: &TestEnv, tenant: Uuid, run: &RunRecord, context: &str) -> Org {
+    assert_eq!(
+        run.state(),
+        RunState::Succeeded,
+        "run {} ended {} ({:?}: {:?}) {context}",
+        run.id,
+        run.state(),
+        run.error_code,
+        run.error_message
+    );
+    let org = env.org();
+    let base = env.sim.base_url();
+    compare::assert_users_equal(&env.store, tenant, &org, &base).await;
+    compare::assert_groups_equal(&env.store, tenant, &org, &base).await;
+    compare::assert_memberships_equal(&env.store, tenant, &org).await;
+    org
 }

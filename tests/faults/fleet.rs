@@ -308,3 +308,16 @@ impl Drop for Fleet {
         }
     }
 }
+
+/// The process holding `run`'s lease (owners are `<HOSTNAME>/<random>`).
+pub async fn lease_owner(env: &TestEnv, run: uuid::Uuid) -> Option<String> {
+    let owner: Option<(Option<String>,)> = sqlx::query_as("SELECT lease_owner FROM sync_runs WHERE id = $1")
+        .bind(run)
+        .fetch_optional(env.store.pool())
+        .await
+        .unwrap();
+    // Owners are "<HOSTNAME>/<random>": the process name comes first.
+    owner
+        .and_then(|(o,)| o)
+        .and_then(|o| o.split('/').next().map(str::to_owned))
+}

@@ -31,7 +31,7 @@ mod services;
 use check::{await_end, key, mid_run, summary, verify_first_sync_plus, verify_later_run};
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{Faults, Latency, SimConfig};
-use fleet::Fleet;
+use fleet::{Fleet, lease_owner};
 use harness::{TestEnv, spec};
 use services::{PgOutage, RabbitOutage};
 use std::{
@@ -281,18 +281,6 @@ async fn rabbitmq_down_for_15s_mid_run() {
         back.as_secs_f64()
     );
     case.finish(run, &extra).await;
-}
-
-async fn lease_owner(env: &TestEnv, run: Uuid) -> Option<String> {
-    let owner: Option<(Option<String>,)> = sqlx::query_as("SELECT lease_owner FROM sync_runs WHERE id = $1")
-        .bind(run)
-        .fetch_optional(env.store.pool())
-        .await
-        .unwrap();
-    // Owners are "<HOSTNAME>/<random>": the process name comes first.
-    owner
-        .and_then(|(o,)| o)
-        .and_then(|o| o.split('/').next().map(str::to_owned))
 }
 
 /// Case 3a: the worker holding the run's lease is SIGKILLed mid-run.

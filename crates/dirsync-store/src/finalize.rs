@@ -448,27 +448,26 @@ async fn hold_removals(tx: &mut sqlx::PgConnection, run: &LockedRun, removals: &
 
 /// The held removals no later run has contradicted.
 async fn held_still_true(tx: &mut sqlx::PgConnection, run: &LockedRun) -> Result<Removals, StoreError> {
-    let ids = |rows: Vec<(String,)>| rows.into_iter().map(|(id,)| id).collect::<Vec<_>>();
-    let users = ids(sqlx::query_as(
-        "SELECT h.okta_id FROM sync_held_removals h
-         JOIN users u ON u.tenant_id = $2 AND u.okta_id = h.okta_id
-         WHERE h.run_id = $1 AND h.kind = 'u' AND u.deleted_at IS NULL AND u.changed_at <= h.observed
-         ORDER BY 1",
-    )
-    .bind(run.id)
-    .bind(run.tenant_id)
-    .fetch_all(&mut *tx)
-    .await?);
-    let groups = ids(sqlx::query_as(
-        "SELECT h.okta_id FROM sync_held_removals h
-         JOIN groups g ON g.tenant_id = $2 AND g.okta_id = h.okta_id
-         WHERE h.run_id = $1 AND h.kind = 'g' AND g.deleted_at IS NULL AND g.changed_at <= h.observed
-         ORDER BY 1",
-    )
-    .bind(run.id)
-    .bind(run.tenant_id)
-    .fetch_all(&mut *tx)
-    .await?);
+    // A user or group still stored that no later run wrote.
+    let still_stored = |kind: &'static str, table: &'static str| {
+        sqlx::AssertSqlSafe(format!(
+            "SELECT h.okta_id FROM sync_held_removals h
+             JOIN {table} x ON x.tenant_id = $2 AND x.okta_id = h.okta_id
+             WHERE h.run_id = $1 AND h.kind = '{kind}' AND x.deleted_at IS NULL AND x.changed_at <= h.observed
+             ORDER BY 1"
+        ))
+    };
+    let mut found = Vec::with_capacity(2);
+    for (kind, table) in [("u", "users"), ("g", "groups")] {
+        let rows: Vec<(String,)> = sqlx::query_as(still_stored(kind, table))
+            .bind(run.id)
+            .bind(run.tenant_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        found.push(rows.into_iter().map(|(id,)| id).collect::<Vec<_>>());
+    }
+    let groups = found.pop().unwrap_or_default();
+    let users = found.pop().unwrap_or_default();
     let memberships: Vec<(String, String)> = sqlx::query_as(
         "SELECT h.okta_id, h.user_id FROM sync_held_removals h
          JOIN group_members m ON m.tenant_id = $2 AND m.group_id = h.okta_id AND m.user_id = h.user_id

@@ -502,7 +502,7 @@ impl Store {
         .bind(run_id)
         .bind(&lease.owner)
         .bind(code.as_str())
-        .bind(message)
+        .bind(bounded_message(message))
         .bind(okta_requests as i64)
         .bind(lease.attempt as i32)
         .execute(&self.pool)
@@ -521,7 +521,7 @@ impl Store {
         )
         .bind(run_id)
         .bind(code.as_str())
-        .bind(message)
+        .bind(bounded_message(message))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -721,6 +721,22 @@ async fn insert_chains(
     Ok(())
 }
 
+/// A run's error message as stored: at most 1,000 characters (it may
+/// quote a remote server's words, which that server chooses), without
+/// control characters. It is data: nothing renders it as markup.
+fn bounded_message(message: &str) -> String {
+    const MAX: usize = 1_000;
+    let mut out: String = message
+        .chars()
+        .take(MAX)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if message.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
 /// The two kinds of directory rows a run confirms gone by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowKind {
@@ -734,5 +750,20 @@ impl RowKind {
             RowKind::User => "u",
             RowKind::Group => "g",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded_message;
+
+    #[test]
+    fn a_stored_error_message_is_bounded_and_has_no_control_characters() {
+        let hostile = format!("E0000011: {}\u{0}\u{1b}[31m<script>", "x".repeat(5_000));
+        let stored = bounded_message(&hostile);
+        assert_eq!(stored.chars().count(), 1_001, "1,000 characters and an ellipsis");
+        assert!(!stored.chars().any(char::is_control));
+        assert_eq!(bounded_message("short"), "short");
+        assert_eq!(bounded_message("a\nb"), "a b");
     }
 }

@@ -56,9 +56,9 @@ pub async fn serve(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (setting `telemetry.listen`): {e}"))?;
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        anyhow::Error::new(e).context(format!("cannot listen on {listen} (setting `telemetry.listen`)"))
+    })?;
     let addr = listener.local_addr()?;
     let probes = Arc::new(Probes {
         store,

@@ -82,6 +82,8 @@ async fn sync_wait_succeeds_for_a_good_token_and_explains_a_wrong_one_without_pr
             ("DIRSYNC_AMQP__PREFIX", prefix.clone()),
             ("DIRSYNC_OKTA__ALLOW_INSECURE_URLS", "true".into()),
             ("DIRSYNC_SECRETS__KEY", KEY.into()),
+            // Two role processes on one host: probes on free ports.
+            ("DIRSYNC_TELEMETRY__LISTEN", "127.0.0.1:0".into()),
         ],
         dir,
     };

@@ -131,6 +131,16 @@ pub async fn run_roles(
         "" => None,
         listen => match crate::probes::serve(listen, store.clone(), health, metrics, shutdown.clone()).await {
             Ok((_, task)) => Some(task),
+            // Another process on this host has the port (two roles started
+            // side by side on a laptop): the roles run, without probes. In
+            // a pod the port is the pod's own, and a failing probe shows it.
+            Err(e)
+                if e.downcast_ref::<std::io::Error>().map(std::io::Error::kind)
+                    == Some(std::io::ErrorKind::AddrInUse) =>
+            {
+                tracing::warn!(error = %e, "probes not served: set `telemetry.listen` to a free address");
+                None
+            }
             Err(e) => {
                 shutdown.cancel();
                 while tasks.join_next().await.is_some() {}
