@@ -538,14 +538,14 @@ impl<'a> RunExecutor<'a> {
     }
 
     /// Pages a chain may have: a member chain about its group's
-    /// `usersCount` (with slack for members added meanwhile), any other the
-    /// configured cap.
+    /// `usersCount` (with generous slack: members added meanwhile, a count
+    /// that lags), any other the configured cap.
     fn max_pages(&self, state: &ChainState) -> u32 {
         let cap = self.ctx.config.max_pages_per_chain;
         match (&state.chain, state.expected_rows) {
             (Chain::Members { .. }, Some(expected)) => {
                 let size = self.ctx.config.members_page_size.max(1);
-                let slack = expected / 2 + 1_000;
+                let slack = expected.saturating_add(10_000);
                 (expected.saturating_add(slack) / size + 2).min(cap)
             }
             _ => cap,
