@@ -62,9 +62,9 @@ impl Store {
             ..Default::default()
         };
         let mut rows = BatchRows::default();
-        for page in &fresh {
+        for (page, again) in &fresh {
             written.runs.insert(page.run_id);
-            rows.add(page);
+            rows.add(page, !again);
         }
         let mut events = Vec::new();
         for (run, event) in upsert_users(&mut tx, &rows.users).await? {
@@ -126,8 +126,11 @@ struct BatchRows<'a> {
 }
 
 impl<'a> BatchRows<'a> {
-    fn add(&mut self, page: &'a PageFetched) {
+    /// Adds a page's rows; `count` is false for a page applied again after a
+    /// takeover, whose rows the run has already counted as seen.
+    fn add(&mut self, page: &'a PageFetched, count: bool) {
         let tally = self.tallies.entry(page.run_id).or_default();
+        let tally = if count { tally } else { &mut RunTally::default() };
         match &page.payload {
             PagePayload::Users { users } => {
                 tally.users_seen += users.len() as i64;
@@ -237,7 +240,7 @@ async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_>) -> Resul
 async fn claim_pages<'a>(
     tx: &mut sqlx::PgConnection,
     pages: &[&'a PageFetched],
-) -> Result<Vec<&'a PageFetched>, StoreError> {
+) -> Result<Vec<(&'a PageFetched, bool)>, StoreError> {
     // One version per key: the newest attempt in the batch.
     let mut newest: BTreeMap<(Uuid, String, i32), &'a PageFetched> = BTreeMap::new();
     for page in pages {
@@ -254,7 +257,9 @@ async fn claim_pages<'a>(
     let seqs: Vec<i32> = newest.keys().map(|k| k.2).collect();
     let rows: Vec<i32> = newest.values().map(|p| p.payload.rows() as i32).collect();
     let attempts: Vec<i32> = newest.values().map(|p| p.attempt as i32).collect();
-    let claimed: Vec<(Uuid, String, i32)> = sqlx::query_as(
+    // `xmax` is 0 for a row this statement inserted, and not for one it
+    // updated: the flag says the page is applied again.
+    let claimed: Vec<(Uuid, String, i32, bool)> = sqlx::query_as(
         "INSERT INTO sync_pages AS s (run_id, chain, seq, rows, attempt)
          SELECT p.* FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[], $5::int[])
              AS p(run_id, chain, seq, rows, attempt)
@@ -262,7 +267,7 @@ async fn claim_pages<'a>(
          ON CONFLICT (run_id, chain, seq) DO UPDATE SET attempt = EXCLUDED.attempt, rows = EXCLUDED.rows,
              written_at = now()
          WHERE s.attempt < EXCLUDED.attempt
-         RETURNING run_id, chain, seq",
+         RETURNING run_id, chain, seq, xmax <> 0",
     )
     .bind(runs)
     .bind(chains)
@@ -273,7 +278,7 @@ async fn claim_pages<'a>(
     .await?;
     Ok(claimed
         .into_iter()
-        .filter_map(|key| newest.get(&key).copied())
+        .filter_map(|(run, chain, seq, again)| newest.get(&(run, chain, seq)).map(|page| (*page, again)))
         .collect())
 }
 
