@@ -477,8 +477,8 @@ impl<'a> RunExecutor<'a> {
     }
 
     /// Waits until every page published so far is written (the writers are
-    /// normally seconds behind); a writer outage longer than the bound hands
-    /// the run back to be resumed later.
+    /// normally seconds behind); past the run's time slice, or a writer
+    /// outage longer than the bound, hands the run back to be resumed later.
     async fn wait_for_writers(&self) -> Result<(), RunError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
         loop {
@@ -489,6 +489,10 @@ impl<'a> RunExecutor<'a> {
             if tokio::time::Instant::now() > deadline {
                 return Err(RunError::WritersBehind { published, written });
             }
+            // Waiting holds a worker slot: past the run's time slice it is
+            // given back like any other (the run resumes here, every chain
+            // already done).
+            self.check_time()?;
             tokio::select! {
                 _ = self.stop.cancelled() => return Err(RunError::Cancelled),
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
