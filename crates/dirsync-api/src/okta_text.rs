@@ -19,25 +19,7 @@ const CODE_MAX: usize = 40;
 const CAUSES_MAX: usize = 2;
 const CAUSE_MAX: usize = 80;
 
-/// At most `max` characters of `text` (cut on a character boundary, with
-/// `…` when cut), control and bidirectional-override characters as spaces.
-pub(crate) fn bounded(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max * 4));
-    for (n, c) in text.chars().enumerate() {
-        if n == max {
-            // The ellipsis counts: the result is at most `max` characters.
-            out.pop();
-            out.push('…');
-            return out;
-        }
-        out.push(if c.is_control() || is_bidi_control(c) { ' ' } else { c });
-    }
-    out
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
+pub(crate) use dirsync_domain::text::bounded;
 
 /// A failed call to Okta, for the customer: Okta's own text shortened,
 /// the whole bounded, and a refusal to connect to a non-public address

@@ -6,6 +6,7 @@ mod error_code;
 mod messages;
 mod records;
 mod run;
+pub mod text;
 mod token_health;
 pub mod validate;
 

@@ -723,18 +723,9 @@ async fn insert_chains(
 
 /// A run's error message as stored: at most 1,000 characters (it may
 /// quote a remote server's words, which that server chooses), without
-/// control characters. It is data: nothing renders it as markup.
+/// control characters.
 fn bounded_message(message: &str) -> String {
-    const MAX: usize = 1_000;
-    let mut out: String = message
-        .chars()
-        .take(MAX)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if message.chars().count() > MAX {
-        out.push('…');
-    }
-    out
+    dirsync_domain::text::bounded(message, 1_000)
 }
 
 /// The two kinds of directory rows a run confirms gone by id.
@@ -761,7 +752,8 @@ mod tests {
     fn a_stored_error_message_is_bounded_and_has_no_control_characters() {
         let hostile = format!("E0000011: {}\u{0}\u{1b}[31m<script>", "x".repeat(5_000));
         let stored = bounded_message(&hostile);
-        assert_eq!(stored.chars().count(), 1_001, "1,000 characters and an ellipsis");
+        assert_eq!(stored.chars().count(), 1_000, "999 characters and an ellipsis");
+        assert!(stored.ends_with('…'));
         assert!(!stored.chars().any(char::is_control));
         assert_eq!(bounded_message("short"), "short");
         assert_eq!(bounded_message("a\nb"), "a b");
