@@ -6,7 +6,7 @@
 //! removals until a person confirms them.
 
 use crate::{
-    RunRecord, Store, StoreError,
+    RowKind, RunRecord, Store, StoreError,
     events::{EventRow, insert_events, membership_event},
 };
 use dirsync_domain::{
@@ -285,31 +285,34 @@ async fn supersede_older_reviews(tx: &mut sqlx::PgConnection, run: &LockedRun) -
 /// stored; memberships absent from a member chain that listed at least the
 /// group's `usersCount` of the same run.
 async fn proven_removals(tx: &mut sqlx::PgConnection, run: &LockedRun) -> Result<Removals, StoreError> {
-    let confirmed = |kind: &'static str, table: &'static str| {
-        sqlx::AssertSqlSafe(format!(
-            "SELECT r.okta_id FROM sync_removals r
-             JOIN {table} x ON x.tenant_id = $2 AND x.okta_id = r.okta_id AND x.deleted_at IS NULL
-             WHERE r.run_id = $1 AND r.kind = '{kind}'
-             UNION
-             -- A group whose member listing answered 404, confirmed by id.
-             SELECT substr(c.chain, length('members:') + 1) FROM sync_chains c
-             JOIN {table} x ON x.tenant_id = $2 AND x.okta_id = substr(c.chain, length('members:') + 1)
-                 AND x.deleted_at IS NULL
-             WHERE c.run_id = $1 AND c.gone AND '{kind}' = 'g'
-             ORDER BY 1"
-        ))
-    };
     let ids = |rows: Vec<(String,)>| rows.into_iter().map(|(id,)| id).collect::<Vec<_>>();
-    let users = ids(sqlx::query_as(confirmed("u", "users"))
-        .bind(run.id)
-        .bind(run.tenant_id)
-        .fetch_all(&mut *tx)
-        .await?);
-    let groups = ids(sqlx::query_as(confirmed("g", "groups"))
-        .bind(run.id)
-        .bind(run.tenant_id)
-        .fetch_all(&mut *tx)
-        .await?);
+    let users = ids(sqlx::query_as(
+        "SELECT r.okta_id FROM sync_removals r
+         JOIN users x ON x.tenant_id = $2 AND x.okta_id = r.okta_id AND x.deleted_at IS NULL
+         WHERE r.run_id = $1 AND r.kind = 'u'
+         ORDER BY 1",
+    )
+    .bind(run.id)
+    .bind(run.tenant_id)
+    .fetch_all(&mut *tx)
+    .await?);
+    // Groups confirmed by id after the sweep, and groups whose member
+    // listing answered 404 (confirmed by id then).
+    let groups = ids(sqlx::query_as(
+        "SELECT r.okta_id FROM sync_removals r
+         JOIN groups x ON x.tenant_id = $2 AND x.okta_id = r.okta_id AND x.deleted_at IS NULL
+         WHERE r.run_id = $1 AND r.kind = 'g'
+         UNION
+         SELECT substr(c.chain, length('members:') + 1) FROM sync_chains c
+         JOIN groups x ON x.tenant_id = $2 AND x.okta_id = substr(c.chain, length('members:') + 1)
+             AND x.deleted_at IS NULL
+         WHERE c.run_id = $1 AND c.gone
+         ORDER BY 1",
+    )
+    .bind(run.id)
+    .bind(run.tenant_id)
+    .fetch_all(&mut *tx)
+    .await?);
     let memberships: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         // EXCEPT, not NOT EXISTS: the seen rows are young and unanalysed, and
         // a per-row plan over millions of memberships never finishes.
@@ -449,17 +452,19 @@ async fn hold_removals(tx: &mut sqlx::PgConnection, run: &LockedRun, removals: &
 /// The held removals no later run has contradicted.
 async fn held_still_true(tx: &mut sqlx::PgConnection, run: &LockedRun) -> Result<Removals, StoreError> {
     // A user or group still stored that no later run wrote.
-    let still_stored = |kind: &'static str, table: &'static str| {
+    let still_stored = |kind: RowKind| {
         sqlx::AssertSqlSafe(format!(
             "SELECT h.okta_id FROM sync_held_removals h
              JOIN {table} x ON x.tenant_id = $2 AND x.okta_id = h.okta_id
-             WHERE h.run_id = $1 AND h.kind = '{kind}' AND x.deleted_at IS NULL AND x.changed_at <= h.observed
-             ORDER BY 1"
+             WHERE h.run_id = $1 AND h.kind = '{code}' AND x.deleted_at IS NULL AND x.changed_at <= h.observed
+             ORDER BY 1",
+            table = kind.table(),
+            code = kind.code()
         ))
     };
     let mut found = Vec::with_capacity(2);
-    for (kind, table) in [("u", "users"), ("g", "groups")] {
-        let rows: Vec<(String,)> = sqlx::query_as(still_stored(kind, table))
+    for kind in [RowKind::User, RowKind::Group] {
+        let rows: Vec<(String,)> = sqlx::query_as(still_stored(kind))
             .bind(run.id)
             .bind(run.tenant_id)
             .fetch_all(&mut *tx)
@@ -514,17 +519,8 @@ async fn apply_removals(
         .await?;
         note_membership_removals(run, gone, changes);
     }
-    remove_rows(tx, run, "users", "user.deleted", "user_id", &removals.users, changes).await?;
-    remove_rows(
-        tx,
-        run,
-        "groups",
-        "group.deleted",
-        "group_id",
-        &removals.groups,
-        changes,
-    )
-    .await?;
+    remove_rows(tx, run, RowKind::User, &removals.users, changes).await?;
+    remove_rows(tx, run, RowKind::Group, &removals.groups, changes).await?;
     Ok(())
 }
 
@@ -532,9 +528,7 @@ async fn apply_removals(
 async fn remove_rows(
     tx: &mut sqlx::PgConnection,
     run: &LockedRun,
-    table: &'static str,
-    event_type: &'static str,
-    member_column: &'static str,
+    kind: RowKind,
     ids: &[String],
     changes: &mut FinalizeChanges,
 ) -> Result<(), StoreError> {
@@ -543,7 +537,8 @@ async fn remove_rows(
     }
     let removed: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE {table} SET deleted_at = now(), changed_at = now()
-         WHERE tenant_id = $1 AND okta_id = ANY($2) AND deleted_at IS NULL RETURNING okta_id"
+         WHERE tenant_id = $1 AND okta_id = ANY($2) AND deleted_at IS NULL RETURNING okta_id",
+        table = kind.table()
     )))
     .bind(run.tenant_id)
     .bind(ids)
@@ -553,20 +548,21 @@ async fn remove_rows(
     // Memberships before their user's or group's own event: a consumer
     // never hears of a membership of something already deleted.
     let gone: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM group_members WHERE tenant_id = $1 AND {member_column} = ANY($2)
-         RETURNING group_id, user_id"
+        "DELETE FROM group_members WHERE tenant_id = $1 AND {column} = ANY($2)
+         RETURNING group_id, user_id",
+        column = kind.member_column()
     )))
     .bind(run.tenant_id)
     .bind(&removed)
     .fetch_all(&mut *tx)
     .await?;
     note_membership_removals(run, gone, changes);
-    match table {
-        "users" => changes.users += removed.len() as i64,
-        _ => changes.groups += removed.len() as i64,
+    match kind {
+        RowKind::User => changes.users += removed.len() as i64,
+        RowKind::Group => changes.groups += removed.len() as i64,
     }
     for id in removed {
-        changes.events.push(event(run, event_type, id));
+        changes.events.push(event(run, kind.deleted_event(), id));
     }
     Ok(())
 }

@@ -594,10 +594,7 @@ impl Store {
     /// full run has not seen: the candidates for removal, each to be
     /// confirmed with Okta by id.
     pub async fn unseen(&self, run_id: Uuid, tenant_id: Uuid, kind: RowKind) -> Result<Vec<String>, StoreError> {
-        let table = match kind {
-            RowKind::User => "users",
-            RowKind::Group => "groups",
-        };
+        let table = kind.table();
         let ids: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             // EXCEPT hashes both sides whatever the (often stale) statistics
             // of the young sync_seen rows say; a NOT EXISTS planned as a
@@ -736,10 +733,34 @@ pub enum RowKind {
 }
 
 impl RowKind {
+    /// Its code in `sync_seen`, `sync_removals` and `sync_held_removals`.
     pub(crate) fn code(self) -> &'static str {
         match self {
             RowKind::User => "u",
             RowKind::Group => "g",
+        }
+    }
+
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            RowKind::User => "users",
+            RowKind::Group => "groups",
+        }
+    }
+
+    /// The `group_members` column that names a row of this kind.
+    pub(crate) fn member_column(self) -> &'static str {
+        match self {
+            RowKind::User => "user_id",
+            RowKind::Group => "group_id",
+        }
+    }
+
+    /// The change event of its removal.
+    pub(crate) fn deleted_event(self) -> &'static str {
+        match self {
+            RowKind::User => "user.deleted",
+            RowKind::Group => "group.deleted",
         }
     }
 }
