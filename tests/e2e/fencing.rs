@@ -66,6 +66,21 @@ fn users_page(run: &ClaimedRun, attempt: u32, seq: u32, users: Vec<UserRecord>) 
     }
 }
 
+/// The checkpoint of a chain's last page: `pages` in all, done.
+fn last_page(chain: &Chain, pages: u32) -> Checkpoint<'_> {
+    Checkpoint {
+        chain,
+        next_url: None,
+        pages,
+        done: true,
+        gone: false,
+        new_chains: &[],
+        done_chains: &[],
+        okta_requests: 1,
+        rejected: &[],
+    }
+}
+
 async fn title_of(store: &Store, tenant: Uuid, id: &str) -> Option<String> {
     let row: Option<(Option<String>,)> =
         sqlx::query_as("SELECT title FROM users WHERE tenant_id = $1 AND okta_id = $2")
@@ -103,16 +118,9 @@ async fn a_stale_holder_of_a_run_is_refused_every_write_even_from_the_same_proce
             .await
             .unwrap()
     );
-    let checkpoint = |lease_done: bool| Checkpoint {
-        chain: &chain,
-        next_url: None,
-        pages: 0,
-        done: lease_done,
-        gone: false,
-        new_chains: &[],
-        done_chains: &[],
-        okta_requests: 1,
-        rejected: &[],
+    let checkpoint = |done: bool| Checkpoint {
+        done,
+        ..last_page(&chain, 0)
     };
     assert!(
         !store
@@ -349,17 +357,7 @@ async fn the_sweep_finalizes_a_fetched_run_whose_notice_was_lost_and_fails_one_w
     );
     let page = users_page(&complete, complete.lease.attempt, 0, vec![user("u1", "t", 1)]);
     store.apply_pages(PageBatch { pages: vec![&page] }).await.unwrap();
-    let done = |pages| Checkpoint {
-        chain: &chain,
-        next_url: None,
-        pages,
-        done: true,
-        gone: false,
-        new_chains: &[],
-        done_chains: &[],
-        okta_requests: 1,
-        rejected: &[],
-    };
+    let done = |pages| last_page(&chain, pages);
     assert!(
         store
             .checkpoint(complete.run_id, &complete.lease, done(1))
