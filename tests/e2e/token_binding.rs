@@ -40,3 +40,42 @@ async fn an_instance_url_changed_in_the_database_makes_the_token_unusable_not_se
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_id_that_comes_to_name_another_key_is_refused_before_any_token_is_sealed_with_it() {
+    let env = TestEnv::start_without_roles("keyid", spec(10, 2, 63), SimConfig::default()).await;
+    // The harness's key seals the first token under id `test`.
+    let first = env.tenant("acme", "tok-a").await;
+    // Someone configures another key under the same id.
+    let other = dirsync_store::TokenCipher::from_config(&dirsync_store::SecretsConfig {
+        key_id: Some("test".into()),
+        key: Some("HxwdHhobGBkWFxQVEhMQEQ4PDA0KCwgJBgcEBQIDAAE=".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let token = secrecy::SecretString::from("tok-b".to_owned());
+    let url = env.sim.base_url().as_str().trim_end_matches('/').to_owned();
+    let refused = |e: dirsync_store::StoreError| {
+        assert!(
+            matches!(e, dirsync_store::StoreError::Cipher(dirsync_store::CipherError::KeyIdReused(ref id)) if id == "test"),
+            "{e}"
+        )
+    };
+    let new = dirsync_store::NewTenant {
+        name: "beta",
+        okta_url: &url,
+        api_token: &token,
+    };
+    refused(env.store.create_tenant(&other, new).await.unwrap_err());
+    refused(
+        env.store
+            .replace_credentials(&other, first, &url, &token)
+            .await
+            .unwrap_err(),
+    );
+    refused(env.store.rotate_token_keys(&other).await.unwrap_err());
+    // The tenant's token still opens with the key it was sealed with.
+    let (_, kept) = env.store.tenant_credentials(&env.cipher, first).await.unwrap();
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&kept), "tok-a");
+    env.stop().await;
+}
