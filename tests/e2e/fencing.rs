@@ -381,16 +381,16 @@ async fn the_sweep_finalizes_a_fetched_run_whose_notice_was_lost_and_fails_one_w
 
     // Not yet settled: nothing happens.
     let long = Duration::from_secs(3600);
-    assert_eq!(store.sweep_fetched_runs(long, long).await.unwrap(), 0);
+    assert_eq!(store.sweep_fetched_runs(long, long).await.unwrap().len(), 0);
     assert_eq!(store.run(complete.run_id).await.unwrap().state(), RunState::Running);
     // Settled: the complete one is finalized, the other waits for its page...
-    assert_eq!(store.sweep_fetched_runs(Duration::ZERO, long).await.unwrap(), 1);
+    assert_eq!(store.sweep_fetched_runs(Duration::ZERO, long).await.unwrap().len(), 1);
     assert_eq!(store.run(complete.run_id).await.unwrap().state(), RunState::Succeeded);
     assert_eq!(store.run(lost.run_id).await.unwrap().state(), RunState::Running);
     // ...until none has arrived for long enough: then it fails, saying why.
     assert_eq!(
         store.sweep_fetched_runs(Duration::ZERO, Duration::ZERO).await.unwrap(),
-        1
+        vec![lost.run_id]
     );
     let failed = store.run(lost.run_id).await.unwrap();
     assert_eq!(failed.state(), RunState::Failed);

@@ -18,7 +18,9 @@ mod okta_load;
 #[allow(dead_code)]
 #[path = "../faults/fleet.rs"]
 mod processes;
+mod prometheus;
 mod protocol;
 mod races;
 mod schedule;
 mod token_binding;
+mod traces;

@@ -107,6 +107,11 @@ impl Fleet {
     }
 
     fn spawn(&mut self, name: &str, role: &'static str) {
+        self.spawn_with(name, role, &[]);
+    }
+
+    /// Starts one more role process, `extra` added to the shared environment.
+    pub fn spawn_with(&mut self, name: &str, role: &'static str, extra: &[(&str, &str)]) {
         let generation = self
             .procs
             .iter()
@@ -124,6 +129,7 @@ impl Fleet {
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("DIRSYNC_TELEMETRY__LISTEN", format!("127.0.0.1:{probe_port}"))
             .env("HOSTNAME", name)
+            .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -136,6 +142,16 @@ impl Fleet {
             ended: None,
             probe_port,
         });
+    }
+
+    /// `host:port` of every running process's `/metrics` (for a Prometheus
+    /// scrape configuration), with its name.
+    pub fn metrics_targets(&self) -> Vec<(String, String)> {
+        self.procs
+            .iter()
+            .filter(|p| p.ended.is_none())
+            .map(|p| (p.name.clone(), format!("127.0.0.1:{}", p.probe_port)))
+            .collect()
     }
 
     /// `GET /readyz` of the running process `name`: `Some(true)` for 200,
@@ -195,6 +211,28 @@ impl Fleet {
         assert!(p.ended.is_none(), "{name} already ended");
         p.child.kill().unwrap();
         p.ended = Some(p.child.wait().unwrap());
+    }
+
+    /// SIGTERM to the running process `name`; waits for it to exit, at most
+    /// `bound`. Returns its exit status (None: still running at the bound)
+    /// and the time it took.
+    pub fn terminate(&mut self, name: &str, bound: Duration) -> (Option<ExitStatus>, Duration) {
+        let start = Instant::now();
+        let p = self.current(name);
+        assert!(p.ended.is_none(), "{name} already ended");
+        let status = Command::new("kill")
+            .args(["-TERM", &p.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {name}");
+        while start.elapsed() <= bound {
+            if let Some(status) = p.child.try_wait().unwrap() {
+                p.ended = Some(status);
+                return (Some(status), start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (None, start.elapsed())
     }
 
     /// SIGTERM to every running role at once; waits for each to exit, at

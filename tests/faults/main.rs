@@ -23,6 +23,8 @@ mod compare;
 mod harness;
 
 mod check;
+// Shared with the e2e suite, which uses parts this one does not.
+#[allow(dead_code)]
 mod fleet;
 mod hostile;
 mod poison;
@@ -348,6 +350,41 @@ async fn every_role_sigtermed_mid_run_then_started_again() {
         "SIGTERM at page {}: all 5 roles exited 0 within {:.1} s, run left {stopped}; restarted",
         at.pages_fetched,
         slowest.as_secs_f64()
+    );
+    case.finish(run, &extra).await;
+}
+
+/// Case 4b: SIGTERM to one worker and one writer mid-run, as a scale-down
+/// or a rolling deploy does: each exits 0 within its pod's grace period
+/// (the manifests give workers 120 s and writers 60 s; the test allows 30
+/// s), and the run completes on the others, nothing lost, without any
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_and_a_writer_sigtermed_mid_run_hand_over_to_the_others() {
+    let _serial = SERIAL.lock().await;
+    let mut case = Case::start("sigterm_some", "fts", USERS, 36, &[]).await;
+    let run = case.start_run().await;
+    let at = mid_run(&case.env, run, 12).await;
+    let holder = lease_owner(&case.env, run).await.unwrap_or_else(|| "worker-0".into());
+    let worker = if holder.starts_with("worker-1") {
+        "worker-1"
+    } else {
+        "worker-0"
+    };
+    let mut exits = Vec::new();
+    for name in [worker, "writer-0"] {
+        let (status, took) = tokio::task::block_in_place(|| case.fleet.terminate(name, Duration::from_secs(30)));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{name} did not exit 0 within 30 s of SIGTERM: {status:?}\n{}",
+            case.fleet.log_tails(15)
+        );
+        exits.push(format!("{name} {:.1} s", took.as_secs_f64()));
+    }
+    let extra = format!(
+        "SIGTERM at page {} to the run's worker and a writer: exited 0 ({}); the others finished it",
+        at.pages_fetched,
+        exits.join(", ")
     );
     case.finish(run, &extra).await;
 }

@@ -64,6 +64,16 @@ impl PagePayload {
             PagePayload::Members { user_ids, .. } => user_ids.len(),
         }
     }
+
+    /// 0 for users, 1 for groups, 2 for memberships: the order metrics
+    /// and tallies keep kinds in.
+    pub fn kind_index(&self) -> usize {
+        match self {
+            PagePayload::Users { .. } => 0,
+            PagePayload::Groups { .. } => 1,
+            PagePayload::Members { .. } => 2,
+        }
+    }
 }
 
 /// Every chain of the run has ended and `pages` pages were published in all.

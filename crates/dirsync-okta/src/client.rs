@@ -22,7 +22,7 @@ use crate::org_url::OrgUrl;
 use crate::organization::Organization;
 use crate::resolve::PublicOnlyResolver;
 use crate::retry::RetryState;
-use crate::stats::{ClientStats, Counters, Outcome};
+use crate::stats::{ClientStats, Counters, Exchange, Observer};
 use crate::token::ApiToken;
 use crate::user::User;
 
@@ -76,6 +76,16 @@ impl std::fmt::Debug for OktaClient {
 impl OktaClient {
     /// Builds a client for one tenant. No request is made.
     pub fn new(org: OrgUrl, token: ApiToken, config: ClientConfig) -> Result<Self, OktaError> {
+        Self::observed(org, token, config, None)
+    }
+
+    /// [`OktaClient::new`], telling `observer` of every exchange (metrics).
+    pub fn observed(
+        org: OrgUrl,
+        token: ApiToken,
+        config: ClientConfig,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Self, OktaError> {
         config.validate()?;
         token.authorization()?;
         if HeaderValue::from_str(&config.user_agent).is_err() {
@@ -126,7 +136,7 @@ impl OktaClient {
                 token,
                 config,
                 origins,
-                counters: Counters::default(),
+                counters: Counters::new(observer),
                 limiter,
                 clock_skew_ms: AtomicI64::new(i64::MIN),
             }),
@@ -353,9 +363,23 @@ impl OktaClient {
         let family = Family::from_path(url.path());
         let mut retry = RetryState::new(&self.inner.config);
         loop {
-            let err = match self.attempt(url, family, auth, &parse).await {
+            // A span per HTTP attempt: the path but never the query (filters,
+            // cursors) nor any header (the token).
+            let span = tracing::info_span!(
+                "okta_request",
+                family = %family,
+                method = "GET",
+                path = url.path(),
+                status = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            );
+            let attempt = self.attempt(url, family, auth, &parse);
+            let err = match tracing::Instrument::instrument(attempt, span.clone()).await {
                 Ok(value) => return Ok(value),
-                Err(err) => err.scrubbed(&self.inner.token),
+                Err(err) => {
+                    span.record("otel.status_code", "ERROR");
+                    err.scrubbed(&self.inner.token)
+                }
             };
             let Some(delay) = retry.next_delay(&err) else {
                 return Err(err);
@@ -387,18 +411,32 @@ impl OktaClient {
         let limiter = &self.inner.limiter;
         // Held until the body is read: a request is in flight until then.
         let _permit = limiter.acquire(family, &self.inner.counters).await;
+        let started = std::time::Instant::now();
         let sent = request.send().await;
         let transport = |e: reqwest::Error| OktaError::from_transport(&e, url.host_str().unwrap_or_default(), &path);
+        let mut exchange = Exchange {
+            family,
+            status: None,
+            elapsed: started.elapsed(),
+            remaining_ratio: None,
+        };
         let mut response = match sent {
             Ok(response) => response,
             Err(e) => {
-                self.inner.counters.record(Outcome::NoResponse);
+                self.inner.counters.record(&exchange);
                 return Err(transport(e));
             }
         };
         let status = response.status();
-        self.inner.counters.record(Outcome::Response(status.as_u16()));
+        tracing::Span::current().record("status", status.as_u16());
         let headers = std::mem::take(response.headers_mut());
+        let rate = crate::RateLimitHeaders::parse(&headers);
+        exchange.status = Some(status.as_u16());
+        exchange.remaining_ratio = match (rate.remaining, rate.limit) {
+            (Some(remaining), Some(limit)) if limit > 0 => Some((f64::from(remaining) / f64::from(limit)).min(1.0)),
+            _ => None,
+        };
+        self.inner.counters.record(&exchange);
         limiter.observe(family, status, &headers);
         if let Some(date) = headers
             .get(reqwest::header::DATE)

@@ -27,6 +27,6 @@ pub use group::{Group, GroupType};
 pub use org_url::{OrgUrl, OrgUrlError};
 pub use organization::Organization;
 pub use rate_headers::RateLimitHeaders;
-pub use stats::ClientStats;
+pub use stats::{ClientStats, Exchange, Observer};
 pub use token::ApiToken;
 pub use user::{User, UserProfile, UserStatus};

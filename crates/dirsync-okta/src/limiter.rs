@@ -118,7 +118,7 @@ impl Limiter {
                 (budget.hold_until, budget.gcra.clone())
             };
             if let Some(until) = hold_until.filter(|t| *t > Instant::now()) {
-                counters.budget_wait();
+                counters.budget_wait(family);
                 tracing::debug!(
                     family = %family,
                     wait_ms = millis(until.saturating_duration_since(Instant::now())),

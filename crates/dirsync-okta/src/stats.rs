@@ -1,6 +1,34 @@
 //! Request counters, so the worker can report what a run cost in Okta calls.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::Family;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+/// Told of every exchange with Okta, as it happens: how the worker's
+/// metrics see the client without the client knowing about Prometheus.
+pub trait Observer: Send + Sync {
+    /// One HTTP attempt ended: `status` is `None` when no response came.
+    fn exchange(&self, exchange: &Exchange);
+    /// A request of `family` waited for its rate-limit window to reset.
+    fn budget_wait(&self, family: Family);
+}
+
+/// One HTTP attempt, for an [`Observer`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Exchange {
+    pub family: Family,
+    pub status: Option<u16>,
+    /// From sending to the response's headers (or the failure).
+    pub elapsed: Duration,
+    /// `remaining / limit` of the family's bucket, when the response said.
+    pub remaining_ratio: Option<f64>,
+}
 
 /// A snapshot of one client's counters since it was built.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,8 +51,9 @@ pub struct ClientStats {
 
 /// The live counters behind [`ClientStats`]; relaxed ordering is enough
 /// because each counter is read on its own.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Counters {
+    observer: Option<Arc<dyn Observer>>,
     requests: AtomicU64,
     retries: AtomicU64,
     rate_limited: AtomicU64,
@@ -33,21 +62,24 @@ pub(crate) struct Counters {
     budget_waits: AtomicU64,
 }
 
-/// What one attempt came to, for counting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Response(u16),
-    NoResponse,
-}
-
 impl Counters {
-    pub(crate) fn record(&self, outcome: Outcome) {
+    pub(crate) fn new(observer: Option<Arc<dyn Observer>>) -> Counters {
+        Counters {
+            observer,
+            ..Counters::default()
+        }
+    }
+
+    pub(crate) fn record(&self, exchange: &Exchange) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        match outcome {
-            Outcome::Response(429) => bump(&self.rate_limited),
-            Outcome::Response(500..=599) => bump(&self.server_errors),
-            Outcome::Response(_) => {}
-            Outcome::NoResponse => bump(&self.network_errors),
+        match exchange.status {
+            Some(429) => bump(&self.rate_limited),
+            Some(500..=599) => bump(&self.server_errors),
+            Some(_) => {}
+            None => bump(&self.network_errors),
+        }
+        if let Some(observer) = &self.observer {
+            observer.exchange(exchange);
         }
     }
 
@@ -55,8 +87,11 @@ impl Counters {
         bump(&self.retries);
     }
 
-    pub(crate) fn budget_wait(&self) {
+    pub(crate) fn budget_wait(&self, family: Family) {
         bump(&self.budget_waits);
+        if let Some(observer) = &self.observer {
+            observer.budget_wait(family);
+        }
     }
 
     pub(crate) fn snapshot(&self) -> ClientStats {

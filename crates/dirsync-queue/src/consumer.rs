@@ -3,6 +3,7 @@ use futures::StreamExt;
 use lapin::{
     Acker, Channel,
     options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions, BasicRejectOptions},
+    types::FieldTable,
 };
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub struct Delivery {
     pub data: Vec<u8>,
     pub redelivered: bool,
     pub delivery_tag: u64,
+    /// The message's AMQP headers: the publisher's trace context among them.
+    headers: Option<FieldTable>,
     acker: Acker,
     timeout: Duration,
 }
@@ -40,6 +43,7 @@ impl Consumer {
                 data: d.data,
                 redelivered: d.redelivered,
                 delivery_tag: d.delivery_tag,
+                headers: d.properties.headers().clone(),
                 acker: d.acker,
                 timeout: self.timeout,
             }),
@@ -62,6 +66,18 @@ impl Consumer {
 impl Delivery {
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, QueueError> {
         Ok(serde_json::from_slice(&self.data)?)
+    }
+
+    /// The trace context of the span that published this message (empty
+    /// when it carried none).
+    pub fn trace_parent(&self) -> opentelemetry::Context {
+        crate::trace_context::extract(self.headers.as_ref())
+    }
+
+    /// Makes `span`, which handles this message, a child of the span that
+    /// published it. Call it before the span is first entered.
+    pub fn continue_trace(&self, span: &tracing::Span) {
+        crate::trace_context::continue_trace(span, self.headers.as_ref());
     }
 
     pub async fn ack(&self) -> Result<(), QueueError> {

@@ -6,6 +6,7 @@ mod consumer;
 mod error;
 mod publisher;
 mod topology;
+pub mod trace_context;
 
 pub use broker::Broker;
 pub use config::QueueConfig;

@@ -1,5 +1,5 @@
 use crate::{QueueConfig, QueueError, broker::confirm_channel, error::bounded};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, options::BasicPublishOptions};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, options::BasicPublishOptions, types::FieldTable};
 use serde::Serialize;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Mutex;
@@ -56,17 +56,30 @@ impl Publisher {
         Ok(body)
     }
 
+    /// Persistent JSON, with the current span's trace context in the
+    /// headers so the consumer's span continues this trace.
+    fn properties(message_id: &str) -> BasicProperties {
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(message_id.into())
+            .with_app_id("dirsync".into());
+        let mut headers = FieldTable::default();
+        crate::trace_context::inject_current(&mut headers);
+        if headers.inner().is_empty() {
+            props
+        } else {
+            props.with_headers(headers)
+        }
+    }
+
     /// Publishes persistently to `queue` and waits for the confirm. A
     /// timeout means "unknown": the caller publishes again, and consumers
     /// are idempotent, so a duplicate is harmless and a loss is not.
     pub async fn publish<T: Serialize>(&self, queue: &str, message: &T, message_id: &str) -> Result<(), QueueError> {
         let body = self.body(queue, message)?;
         let channel = self.channel().await?;
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into())
-            .with_message_id(message_id.into())
-            .with_app_id("dirsync".into());
+        let props = Self::properties(message_id);
         // mandatory: an unbound routing key comes back instead of vanishing.
         let opts = BasicPublishOptions {
             mandatory: true,
@@ -108,11 +121,7 @@ impl Publisher {
         let channel = self.channel().await?;
         for (routing_key, message, message_id) in messages {
             let body = self.body(routing_key, message)?;
-            let props = BasicProperties::default()
-                .with_delivery_mode(2)
-                .with_content_type("application/json".into())
-                .with_message_id(message_id.as_str().into())
-                .with_app_id("dirsync".into());
+            let props = Self::properties(message_id);
             let confirm = bounded(
                 "basic.publish",
                 self.timeout,

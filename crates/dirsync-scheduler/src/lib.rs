@@ -1,8 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+mod metrics;
+
 use dirsync_domain::{SyncMode, SyncRequested, Trigger, WorkerMessage};
 use dirsync_queue::{Broker, Publisher, QueueConfig, QueueError, Topology};
 use dirsync_store::{NewRun, RunRecord, SchedulePolicy, Store, StoreError};
+use dirsync_telemetry::runs::RunMetrics;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +30,9 @@ pub struct SchedulerConfig {
     /// Published change events and finished runs' bookkeeping are deleted
     /// after this many days (the runs themselves are kept).
     pub retention_days: u64,
+    /// How often the per-tenant gauges (last success, token lapse,
+    /// failures in a row) are read from the database.
+    pub metrics_interval_secs: u64,
 }
 
 impl SchedulerConfig {
@@ -49,6 +55,7 @@ impl Default for SchedulerConfig {
             retry_after_ms: 30 * 60 * 1000,
             max_retries_per_day: 3,
             retention_days: 7,
+            metrics_interval_secs: 30,
         }
     }
 }
@@ -59,6 +66,7 @@ pub struct SchedulerDeps {
     pub queue: QueueConfig,
     /// Up while the scheduler holds a live broker connection (`/readyz`).
     pub broker_up: dirsync_telemetry::health::Flag,
+    pub metrics: dirsync_telemetry::metrics::Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +101,13 @@ pub async fn request_sync(
     Ok((run, created))
 }
 
+/// One span per request sent, the API's and the scheduler's alike: the
+/// worker's run span continues from it (its context rides in the headers).
+#[tracing::instrument(
+    name = "publish_sync_request",
+    skip_all,
+    fields(tenant_id = %tenant_id, run_id = %run_id, trigger = %trigger, attempt = attempt)
+)]
 async fn publish_request(
     publisher: &Publisher,
     topology: &Topology,
@@ -138,11 +153,19 @@ pub async fn redeliver_once(
         tracing::info!(%run_id, %tenant_id, attempt, "re-sending the request of an orphaned run");
         publish_request(publisher, topology, *run_id, *tenant_id, *mode, *trigger, attempt + 1).await?;
     }
-    // Runs whose fetch ended are the writers' alone; one whose last notice
-    // was lost with a broker, or whose page was dead-lettered, would stay
-    // `running` for good without this.
-    store.sweep_fetched_runs(FETCHED_SETTLE, PAGES_LOST_AFTER).await?;
     Ok(runs.len())
+}
+
+/// Runs whose fetch ended are the writers' alone; one whose last notice
+/// was lost with a broker, or whose page was dead-lettered, would stay
+/// `running` for good without this sweep.
+async fn sweep_fetched(store: &Store, runs: &RunMetrics) -> Result<(), ScheduleError> {
+    for run_id in store.sweep_fetched_runs(FETCHED_SETTLE, PAGES_LOST_AFTER).await? {
+        if let Some(end) = store.run(run_id).await?.end() {
+            runs.ended(&end);
+        }
+    }
+    Ok(())
 }
 
 /// Creates and announces every run due at `at` (see
@@ -187,6 +210,12 @@ async fn prune(store: &Store, config: &SchedulerConfig) {
 pub async fn run(config: SchedulerConfig, deps: SchedulerDeps, shutdown: CancellationToken) -> anyhow::Result<()> {
     let tick = Duration::from_millis(config.tick_ms);
     let stale = Duration::from_millis(config.stale_queued_ms);
+    let gauges = metrics::FleetGauges::register(&deps.metrics);
+    let refresh = tokio::spawn(gauges.refresh(
+        deps.store.clone(),
+        Duration::from_secs(config.metrics_interval_secs.max(1)),
+        shutdown.clone(),
+    ));
     while !shutdown.is_cancelled() {
         let ended = session(&config, &deps, tick, stale, &shutdown).await;
         deps.broker_up.set(false);
@@ -198,6 +227,7 @@ pub async fn run(config: SchedulerConfig, deps: SchedulerDeps, shutdown: Cancell
             }
         }
     }
+    let _ = refresh.await;
     Ok(())
 }
 
@@ -210,6 +240,7 @@ async fn session(
 ) -> Result<(), ScheduleError> {
     let broker = Broker::connect(&deps.queue, "dirsync-scheduler").await?;
     let publisher = broker.publisher().await?;
+    let runs = RunMetrics::new(&deps.metrics);
     tracing::info!("scheduler sweeping");
     loop {
         deps.broker_up.set(broker.is_connected());
@@ -225,6 +256,7 @@ async fn session(
             .await?;
         }
         redeliver_once(&deps.store, &publisher, broker.topology(), stale).await?;
+        sweep_fetched(&deps.store, &runs).await?;
         prune(&deps.store, config).await;
         tokio::select! {
             _ = shutdown.cancelled() => break,

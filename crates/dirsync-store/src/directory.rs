@@ -27,6 +27,31 @@ pub struct WrittenBatch {
     pub users_changed: u64,
     pub groups_changed: u64,
     pub memberships_added: u64,
+    /// Pages applied now, by kind: users, groups, memberships.
+    pub pages_by_kind: [u64; 3],
+    /// What writing did to the batch's rows, by kind (same order).
+    pub rows: [RowCounts; 3],
+    /// Change events put in the outbox.
+    pub events: u64,
+}
+
+/// Rows of one kind in a batch, by what writing them did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Stored already as they are (or older than what is stored).
+    pub unchanged: u64,
+}
+
+impl RowCounts {
+    fn of(rows: usize, changed: u64, inserted: u64) -> RowCounts {
+        RowCounts {
+            inserted,
+            updated: changed.saturating_sub(inserted),
+            unchanged: (rows as u64).saturating_sub(changed),
+        }
+    }
 }
 
 /// Per-run tallies accumulated over a batch.
@@ -64,24 +89,35 @@ impl Store {
         let mut rows = BatchRows::default();
         for (page, again) in &fresh {
             written.runs.insert(page.run_id);
+            written.pages_by_kind[page.payload.kind_index()] += 1;
             rows.add(page, !again);
         }
         let mut events = Vec::new();
+        let created = |events: &[EventRow]| events.iter().filter(|e| e.event_type.ends_with(".created")).count() as u64;
         for (run, event) in upsert_users(&mut tx, &rows.users).await? {
             rows.tally(run).users_changed += 1;
             written.users_changed += 1;
             events.extend(event);
         }
+        let users_inserted = created(&events);
+        let before_groups = events.len();
         for (run, event) in upsert_groups(&mut tx, &rows.groups).await? {
             rows.tally(run).groups_changed += 1;
             written.groups_changed += 1;
             events.extend(event);
         }
+        let groups_inserted = created(&events[before_groups..]);
         for event in insert_members(&mut tx, &rows.members).await? {
             rows.tally(event.run_id).memberships_added += 1;
             written.memberships_added += 1;
             events.push(event);
         }
+        written.rows = [
+            RowCounts::of(rows.users.len(), written.users_changed, users_inserted),
+            RowCounts::of(rows.groups.len(), written.groups_changed, groups_inserted),
+            RowCounts::of(rows.members.len(), written.memberships_added, written.memberships_added),
+        ];
+        written.events = events.len() as u64;
         record_seen(&mut tx, &rows).await?;
         crate::events::insert_events(&mut tx, &events).await?;
         add_tallies(&mut tx, &rows.tallies).await?;

@@ -3,15 +3,12 @@ use crate::{cipher::CipherError, config::redact_url};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The first connection failed: names the setting and the address so an
-    /// operator can fix it from one line.
-    #[error("cannot reach PostgreSQL at {address} (setting `database.url` / DATABASE_URL): {source}")]
-    Unreachable {
-        address: String,
-        #[source]
-        source: sqlx::Error,
-    },
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    /// operator can fix it from one line. The cause is in the message, not
+    /// also a `source()` (a chain would say it twice).
+    #[error("cannot reach PostgreSQL at {address} (setting `database.url` / DATABASE_URL): {}", describe(.error))]
+    Unreachable { address: String, error: sqlx::Error },
+    #[error("database error: {}", describe(.0))]
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
@@ -22,11 +19,30 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> StoreError {
+        StoreError::Database(err)
+    }
+}
+
+/// What PostgreSQL said and its SQLSTATE. sqlx's own text for a database
+/// error adds "error returned from database:" and "at line N", a line of
+/// PostgreSQL's C source that an operator would take for one of theirs.
+fn describe(err: &sqlx::Error) -> String {
+    match err.as_database_error() {
+        Some(db) => match db.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => err.to_string(),
+    }
+}
+
 impl StoreError {
-    pub(crate) fn unreachable(url: &str, source: sqlx::Error) -> StoreError {
+    pub(crate) fn unreachable(url: &str, error: sqlx::Error) -> StoreError {
         StoreError::Unreachable {
             address: redact_url(url),
-            source,
+            error,
         }
     }
 

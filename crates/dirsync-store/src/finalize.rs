@@ -142,8 +142,8 @@ impl Store {
     /// running: each is finalized if complete (its `FetchCompleted` notice
     /// may have been lost with a broker), or failed when no page of it was
     /// written for `lost_after` (a page was dead-lettered: it will never
-    /// come). Returns how many ended either way.
-    pub async fn sweep_fetched_runs(&self, settle: Duration, lost_after: Duration) -> Result<usize, StoreError> {
+    /// come). Returns the runs it ended either way.
+    pub async fn sweep_fetched_runs(&self, settle: Duration, lost_after: Duration) -> Result<Vec<Uuid>, StoreError> {
         let runs: Vec<(Uuid, bool, i32, i64)> = sqlx::query_as(
             "SELECT r.id,
                     coalesce((SELECT max(p.written_at) FROM sync_pages p WHERE p.run_id = r.id), r.fetch_completed_at)
@@ -158,11 +158,11 @@ impl Store {
         .bind(lost_after.as_secs_f64())
         .fetch_all(&self.pool)
         .await?;
-        let mut ended = 0;
+        let mut ended = Vec::new();
         for (run_id, stalled, total, written) in runs {
             if self.try_finalize(run_id).await?.is_some() {
                 tracing::info!(%run_id, "fetched run finalized by the sweep");
-                ended += 1;
+                ended.push(run_id);
             } else if stalled {
                 let message = format!(
                     "{written} of the run's {total} pages were written; the others never arrived \
@@ -170,7 +170,7 @@ impl Store {
                 );
                 if self.fail_active_run(run_id, ErrorCode::Internal, &message).await? {
                     tracing::warn!(%run_id, written, total, "fetched run failed: pages lost");
-                    ended += 1;
+                    ended.push(run_id);
                 }
             }
         }

@@ -7,6 +7,7 @@ mod directory;
 mod error;
 mod events;
 mod finalize;
+mod observe;
 mod retention;
 mod runs;
 mod schedule;
@@ -18,9 +19,10 @@ pub mod testing;
 pub use api_reads::{DirectoryQuery, GroupRow, RunKey, TenantView, UserRow};
 pub use cipher::{CipherError, SecretsConfig, TokenCipher};
 pub use config::StoreConfig;
-pub use directory::{DirectoryCounts, PageBatch, WrittenBatch};
+pub use directory::{DirectoryCounts, PageBatch, RowCounts, WrittenBatch};
 pub use error::StoreError;
 pub use events::{ChangeEvent, EventRow, PendingEvents};
+pub use observe::{FleetHealth, TenantHealth};
 pub use runs::{
     ChainState, Checkpoint, ClaimedRun, Lease, ModeText, NewChain, NewRun, RowKind, RunRecord, StateText, TriggerText,
 };

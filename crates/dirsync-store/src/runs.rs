@@ -93,6 +93,33 @@ impl RunRecord {
     pub fn error(&self) -> Option<ErrorCode> {
         self.error_code.as_deref().and_then(|c| c.parse().ok())
     }
+
+    /// What the metrics count of an ended run; `None` while it runs.
+    pub fn end(&self) -> Option<dirsync_telemetry::runs::RunEnd> {
+        let state = self.state();
+        if matches!(state, RunState::Queued | RunState::Running) {
+            return None;
+        }
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let held = |pending: Option<i64>| pending.is_some_and(|n| n > 0);
+        Some(dirsync_telemetry::runs::RunEnd {
+            mode: self.mode(),
+            trigger: self.trigger.0,
+            state,
+            code: self.error(),
+            took: self.finished_at.and_then(|end| (end - self.created_at).try_into().ok()),
+            removed: [
+                count(self.users_removed),
+                count(self.groups_removed),
+                count(self.memberships_removed),
+            ],
+            held: [
+                held(self.pending_user_removals),
+                held(self.pending_group_removals),
+                held(self.pending_membership_removals),
+            ],
+        })
+    }
 }
 
 pub(crate) const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger, r.state, r.attempt,
@@ -145,6 +172,12 @@ pub struct ClaimedRun {
     /// When the run was first claimed (its deadline counts from here).
     pub started_at: OffsetDateTime,
     pub trigger: Trigger,
+    /// When the run was requested.
+    pub requested_at: OffsetDateTime,
+    /// The previous holder's lease had lapsed: this claim took the run over.
+    pub taken_over: bool,
+    /// No worker had started the run before this claim.
+    pub first_start: bool,
 }
 
 #[derive(FromRow)]
@@ -156,6 +189,9 @@ struct ClaimRow {
     changed_since: Option<OffsetDateTime>,
     okta_started_at: Option<OffsetDateTime>,
     started_at: OffsetDateTime,
+    created_at: OffsetDateTime,
+    taken_over: bool,
+    first: bool,
     trigger: String,
 }
 
@@ -269,14 +305,19 @@ impl Store {
         // out again. A lease that lapsed with an owner still named is a lost
         // one (a released lease names nobody).
         let row: Option<ClaimRow> = sqlx::query_as(
-            "UPDATE sync_runs SET state = 'running', attempt = attempt + 1,
-                    lost_leases = lost_leases + (state = 'running' AND lease_owner IS NOT NULL)::int,
+            "WITH before AS (SELECT id, state = 'running' AND lease_owner IS NOT NULL AS lapsed,
+                                    started_at IS NULL AS first
+                             FROM sync_runs WHERE id = $1 FOR UPDATE SKIP LOCKED)
+             UPDATE sync_runs r SET state = 'running', attempt = attempt + 1,
+                    lost_leases = lost_leases + before.lapsed::int,
                     lease_owner = $2,
                     lease_expires_at = now() + make_interval(secs => $3), started_at = coalesce(started_at, now())
-             WHERE id = (SELECT id FROM sync_runs WHERE id = $1 FOR UPDATE SKIP LOCKED)
-               AND fetch_completed_at IS NULL
-               AND (state = 'queued' OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-             RETURNING tenant_id, mode, attempt, lost_leases, changed_since, okta_started_at, started_at, trigger",
+             FROM before
+             WHERE r.id = before.id
+               AND r.fetch_completed_at IS NULL
+               AND (r.state = 'queued' OR (r.state = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())))
+             RETURNING r.tenant_id, r.mode, r.attempt, r.lost_leases, r.changed_since, r.okta_started_at, r.started_at,
+                       r.trigger, r.created_at, before.lapsed AS taken_over, before.first",
         )
         .bind(run_id)
         .bind(owner)
@@ -297,6 +338,9 @@ impl Store {
             okta_started_at: row.okta_started_at,
             started_at: row.started_at,
             trigger: row.trigger.parse().map_err(StoreError::corrupt)?,
+            requested_at: row.created_at,
+            taken_over: row.taken_over,
+            first_start: row.first,
         }))
     }
 

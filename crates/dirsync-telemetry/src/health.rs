@@ -40,6 +40,29 @@ impl Health {
     }
 }
 
+/// Exported as `dirsync_broker_connected{role}`: each `broker:<role>`
+/// flag, 1 while up.
+impl prometheus_client::collector::Collector for Health {
+    fn encode(&self, mut encoder: prometheus_client::encoding::DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use prometheus_client::{
+            encoding::EncodeMetric,
+            metrics::{MetricType, gauge::ConstGauge},
+        };
+        let mut family = encoder.encode_descriptor(
+            "broker_connected",
+            "Whether the role's AMQP session is up (what /readyz reports)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, up) in self.components() {
+            if let Some(role) = name.strip_prefix("broker:") {
+                ConstGauge::new(i64::from(up)).encode(family.encode_family(&[("role", role)])?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -500,6 +500,13 @@ impl<'a> RunExecutor<'a> {
         }
     }
 
+    /// Its span is the parent of the writer's: the page's context rides in
+    /// the message headers.
+    #[tracing::instrument(
+        name = "publish_page",
+        skip_all,
+        fields(tenant_id = %self.run.tenant_id, run_id = %self.run.run_id, chain = %chain, seq = seq)
+    )]
     async fn publish_page(&self, chain: &Chain, seq: u32, payload: PagePayload) -> Result<(), RunError> {
         let message = WriterMessage::PageFetched(PageFetched {
             tenant_id: self.run.tenant_id,
@@ -526,6 +533,11 @@ impl<'a> RunExecutor<'a> {
         }
     }
 
+    #[tracing::instrument(
+        name = "publish_fetch_completed",
+        skip_all,
+        fields(tenant_id = %self.run.tenant_id, run_id = %self.run.run_id, pages = pages)
+    )]
     async fn announce_completion(&self, pages: u32) -> Result<(), RunError> {
         let message = WriterMessage::FetchCompleted(FetchCompleted {
             tenant_id: self.run.tenant_id,

@@ -5,9 +5,11 @@ mod convert;
 mod error;
 mod executor;
 mod lease;
+mod metrics;
 mod service;
 
 pub use config::{OktaSettings, WorkerConfig};
 pub use error::RunError;
 pub use executor::RunExecutor;
+pub use metrics::WorkerMetrics;
 pub use service::{Handled, WorkerContext, WorkerDeps, process_delivery, run};

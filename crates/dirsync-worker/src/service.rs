@@ -1,6 +1,6 @@
 //! The worker's consume loop, its reconnects and graceful shutdown.
 
-use crate::{OktaSettings, RunError, RunExecutor, WorkerConfig, lease::Heartbeat};
+use crate::{OktaSettings, RunError, RunExecutor, WorkerConfig, WorkerMetrics, lease::Heartbeat};
 use dirsync_domain::{ErrorCode, SyncRequested, WorkerMessage};
 use dirsync_okta::{ApiToken, OktaClient, OrgUrl};
 use dirsync_queue::{Broker, Delivery, Publisher, QueueConfig, QueueError, Topology};
@@ -20,6 +20,7 @@ pub struct WorkerDeps {
     pub queue: QueueConfig,
     /// Up while the worker consumes from a live broker connection (`/readyz`).
     pub broker_up: dirsync_telemetry::health::Flag,
+    pub metrics: dirsync_telemetry::metrics::Metrics,
 }
 
 /// How one delivery ended, for logs and tests.
@@ -51,6 +52,7 @@ pub struct WorkerContext {
     pub publisher: Publisher,
     pub topology: Topology,
     pub shutdown: CancellationToken,
+    pub metrics: WorkerMetrics,
 }
 
 /// Runs the worker until `shutdown`: consumes manual requests ahead of
@@ -63,8 +65,9 @@ pub async fn run(config: WorkerConfig, deps: WorkerDeps, shutdown: CancellationT
         &Uuid::new_v4().simple().to_string()[..8]
     );
     let mut delay = Duration::from_millis(200);
+    let metrics = WorkerMetrics::register(&deps.metrics);
     while !shutdown.is_cancelled() {
-        let ended = session(&config, &deps, &owner, &shutdown).await;
+        let ended = session(&config, &deps, &owner, &metrics, &shutdown).await;
         deps.broker_up.set(false);
         match ended {
             Ok(()) => break,
@@ -85,6 +88,7 @@ async fn session(
     config: &WorkerConfig,
     deps: &WorkerDeps,
     owner: &str,
+    metrics: &WorkerMetrics,
     shutdown: &CancellationToken,
 ) -> Result<(), QueueError> {
     let broker = Broker::connect(&deps.queue, "dirsync-worker").await?;
@@ -102,6 +106,7 @@ async fn session(
         publisher: broker.publisher().await?,
         topology,
         shutdown: session_stop.clone(),
+        metrics: metrics.clone(),
     });
     tracing::info!(owner, "worker consuming");
     deps.broker_up.set(true);
@@ -131,9 +136,10 @@ async fn session(
             Err(e) => break Err(e),
         };
         let ctx = ctx.clone();
+        let queue = if reserved.is_some() { "scheduled" } else { "manual" };
         tasks.spawn(async move {
             let _slots = (slot, reserved);
-            process_delivery(&ctx, delivery).await
+            process_delivery(&ctx, delivery, queue).await
         });
     };
     manual.cancel().await;
@@ -145,18 +151,24 @@ async fn session(
     outcome
 }
 
-/// Handles one sync request: takes the run's lease, acks the request, walks
-/// the run, and records its failure if Okta made it fail.
-pub async fn process_delivery(ctx: &WorkerContext, delivery: Delivery) -> Handled {
+/// Handles one sync request from `queue` (`manual` or `scheduled`, for
+/// metrics): takes the run's lease, acks the request, walks the run, and
+/// records its failure if Okta made it fail.
+pub async fn process_delivery(ctx: &WorkerContext, delivery: Delivery, queue: &'static str) -> Handled {
     let request = match delivery.decode::<WorkerMessage>() {
         Ok(WorkerMessage::SyncRequested(request)) => request,
         Err(e) => {
             tracing::error!(error = %e, "unreadable sync request; dead-lettering it");
-            let _ = delivery.dead_letter().await;
+            if delivery.dead_letter().await.is_ok() {
+                ctx.metrics.runs.dead_lettered(queue);
+            }
             return Handled::Poison;
         }
     };
     let span = tracing::info_span!("sync_run", tenant_id = %request.tenant_id, run_id = %request.run_id);
+    // Continues the trace of whoever sent the request (the API's Run Sync,
+    // the scheduler, or this run's previous time slice).
+    delivery.continue_trace(&span);
     handle_request(ctx, &delivery, request).instrument(span).await
 }
 
@@ -201,16 +213,28 @@ async fn handle_request(ctx: &WorkerContext, delivery: &Delivery, request: SyncR
             return Handled::Requeued;
         }
     };
+    if claimed.taken_over {
+        ctx.metrics.runs.taken_over();
+    }
+    if claimed.first_start {
+        let waited = (claimed.started_at - claimed.requested_at)
+            .try_into()
+            .unwrap_or_default();
+        ctx.metrics.runs.started(claimed.trigger, waited);
+    }
     if claimed.lost_leases >= ctx.config.max_attempts {
         // Something keeps killing this run (a crash loop, a poison cursor):
         // stop spending the tenant's budget and say so. Graceful handoffs
         // (deploys) do not count, only leases that lapsed.
         let message = format!("gave up after {} lost leases", claimed.lost_leases);
-        let _ = ctx
+        if let Ok(true) = ctx
             .deps
             .store
             .fail_run(claimed.run_id, &claimed.lease, ErrorCode::Internal, &message, 0)
-            .await;
+            .await
+        {
+            record_end(ctx, claimed.run_id).await;
+        }
         let _ = delivery.ack().await;
         return Handled::Failed(ErrorCode::Internal);
     }
@@ -301,11 +325,22 @@ async fn okta_client(ctx: &WorkerContext, tenant_id: Uuid) -> Result<OktaClient,
         code: ErrorCode::OrgNotFound,
         message: e.to_string(),
     })?;
-    Ok(OktaClient::new(
+    Ok(OktaClient::observed(
         org,
         ApiToken::from(token),
         ctx.deps.okta.client.clone(),
+        Some(ctx.metrics.observer()),
     )?)
+}
+
+/// Counts a run this worker just ended (one read of the run; a failure to
+/// read only loses the count).
+async fn record_end(ctx: &WorkerContext, run_id: Uuid) {
+    if let Ok(run) = ctx.deps.store.run(run_id).await
+        && let Some(end) = run.end()
+    {
+        ctx.metrics.runs.ended(&end);
+    }
 }
 
 async fn finish(
@@ -326,7 +361,12 @@ async fn finish(
         Err(RunError::Failed { code, message }) => {
             tracing::warn!(error_code = %code, error = %message, "run failed");
             match store.fail_run(run_id, lease, code, &message, requests).await {
-                Ok(_) => Handled::Failed(code),
+                Ok(ended) => {
+                    if ended {
+                        record_end(ctx, run_id).await;
+                    }
+                    Handled::Failed(code)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot record the failure; the run will be retried");
                     Handled::Abandoned

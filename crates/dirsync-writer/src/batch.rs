@@ -12,9 +12,10 @@
 
 use dirsync_domain::{ErrorCode, PageFetched, WriterMessage};
 use dirsync_queue::Delivery;
-use dirsync_store::{PageBatch, Store, StoreError};
+use dirsync_store::{PageBatch, RowCounts, Store, StoreError};
 use std::{collections::BTreeSet, time::Duration};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// What a batch came to, for logs and tests.
@@ -31,6 +32,14 @@ pub struct BatchOutcome {
     /// The database stayed unreachable past the retry budget (or shutdown
     /// came first): the deliveries not yet written went back to the queue.
     pub requeued: usize,
+    /// Pages applied, by kind (users, groups, memberships).
+    pub pages_by_kind: [u64; 3],
+    /// What writing did to the rows, by kind.
+    pub rows: [RowCounts; 3],
+    /// Change events put in the outbox.
+    pub events: u64,
+    /// Time spent in write transactions (retries included).
+    pub write_time: Duration,
 }
 
 /// How long the writer keeps retrying a batch while the database is
@@ -42,6 +51,8 @@ struct Item {
     delivery: Delivery,
     run_id: Uuid,
     page: Option<PageFetched>,
+    /// Its part of the run's trace (see `spans`), ended once it is handled.
+    span: tracing::Span,
 }
 
 /// Applies the deliveries' pages, acks each delivery once its page is
@@ -49,15 +60,23 @@ struct Item {
 pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>, shutdown: &CancellationToken) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
     let mut items = Vec::with_capacity(deliveries.len());
+    let mut traces = crate::spans::RunTraces::default();
     for delivery in deliveries {
         match delivery.decode::<WriterMessage>() {
             Ok(message) => {
                 let run_id = message.run_id();
+                let span = crate::spans::delivery_span(&delivery, &message);
+                traces.note(&message, &span);
                 let page = match message {
                     WriterMessage::PageFetched(page) => Some(page),
                     WriterMessage::FetchCompleted(_) => None,
                 };
-                items.push(Item { delivery, run_id, page });
+                items.push(Item {
+                    delivery,
+                    run_id,
+                    page,
+                    span,
+                });
             }
             Err(e) => {
                 tracing::error!(error = %e, "unreadable page message; dead-lettering it");
@@ -69,10 +88,28 @@ pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>, shutdown: &Ca
     let runs: BTreeSet<Uuid> = items.iter().map(|i| i.run_id).collect();
     let mut pending = vec![items];
     while let Some(part) = pending.pop() {
-        match write_with_retry(store, &part, shutdown).await {
+        let started = tokio::time::Instant::now();
+        let transaction =
+            crate::spans::Transaction::start(part.iter().filter_map(|i| Some((i.page.as_ref()?, &i.span))));
+        let written = write_with_retry(store, &part, shutdown)
+            .instrument(transaction.span())
+            .await;
+        if written.is_err() {
+            transaction.failed();
+        }
+        outcome.write_time += started.elapsed();
+        match written {
             Ok(written) => {
                 outcome.pages_applied += written.applied;
                 outcome.pages_duplicate += written.duplicates;
+                outcome.events += written.events;
+                for kind in 0..3 {
+                    outcome.pages_by_kind[kind] += written.pages_by_kind[kind];
+                    let (sum, add) = (&mut outcome.rows[kind], written.rows[kind]);
+                    sum.inserted += add.inserted;
+                    sum.updated += add.updated;
+                    sum.unchanged += add.unchanged;
+                }
                 for item in &part {
                     // A failed ack only means a redelivery, skipped as a duplicate.
                     if let Err(e) = item.delivery.ack().await {
@@ -114,8 +151,10 @@ pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>, shutdown: &Ca
         }
     }
     for run_id in runs {
-        match store.try_finalize(run_id).await {
+        let span = traces.finalize_span(run_id);
+        match store.try_finalize(run_id).instrument(span.clone()).await {
             Ok(Some(state)) => {
+                span.record("state", tracing::field::display(&state));
                 tracing::info!(%run_id, %state, "run finalized");
                 outcome.finalized.push(run_id);
             }

@@ -2,8 +2,10 @@
 
 mod batch;
 mod config;
+mod metrics;
 pub mod relay;
 mod service;
+mod spans;
 
 pub use batch::{BatchOutcome, apply_batch};
 pub use config::WriterConfig;

@@ -7,6 +7,7 @@
 use crate::WriterDeps;
 use dirsync_queue::{Broker, Publisher, QueueError, Topology};
 use dirsync_store::{ChangeEvent, Store, StoreError};
+use dirsync_telemetry::metrics::prometheus_client::metrics::counter::Counter;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -37,10 +38,11 @@ pub async fn relay_once(store: &Store, publisher: &Publisher, topology: &Topolog
     Ok(n)
 }
 
-/// Relays until `shutdown`, draining the outbox whenever it has rows.
-pub async fn run(deps: WriterDeps, idle: Duration, shutdown: CancellationToken) {
+/// Relays until `shutdown`, draining the outbox whenever it has rows;
+/// `published` counts what it sent.
+pub async fn run(deps: WriterDeps, published: Counter, idle: Duration, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
-        if let Err(e) = session(&deps, idle, &shutdown).await {
+        if let Err(e) = session(&deps, &published, idle, &shutdown).await {
             tracing::warn!(error = %e, "event relay interrupted; retrying");
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -50,13 +52,18 @@ pub async fn run(deps: WriterDeps, idle: Duration, shutdown: CancellationToken) 
     }
 }
 
-async fn session(deps: &WriterDeps, idle: Duration, shutdown: &CancellationToken) -> Result<(), RelayError> {
+async fn session(
+    deps: &WriterDeps,
+    published: &Counter,
+    idle: Duration,
+    shutdown: &CancellationToken,
+) -> Result<(), RelayError> {
     let broker = Broker::connect(&deps.queue, "dirsync-event-relay").await?;
     let publisher = broker.publisher().await?;
     loop {
         let sent = relay_once(&deps.store, &publisher, broker.topology()).await?;
-        // A full batch means more is waiting, unless we are shutting down:
-        // what is left stays in the outbox for the next relay.
+        published.inc_by(sent as u64);
+        // A full batch means more is waiting, unless we are shutting down.
         if sent as i64 == BATCH && !shutdown.is_cancelled() {
             continue;
         }
@@ -65,6 +72,26 @@ async fn session(deps: &WriterDeps, idle: Duration, shutdown: &CancellationToken
             _ = tokio::time::sleep(idle) => {}
         }
     }
+    // Flush at shutdown: what the writer's last batch put in the outbox goes
+    // out now, not when another writer next polls (bounded: a pod's grace
+    // period is short, and what is left is relayed by the others).
+    for _ in 0..SHUTDOWN_FLUSH_BATCHES {
+        match relay_once(&deps.store, &publisher, broker.topology()).await {
+            Ok(sent) => {
+                published.inc_by(sent as u64);
+                if (sent as i64) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "flushing the outbox at shutdown failed; other writers relay the rest");
+                break;
+            }
+        }
+    }
     broker.close().await;
     Ok(())
 }
+
+/// At most this many batches are flushed at shutdown.
+const SHUTDOWN_FLUSH_BATCHES: usize = 10;

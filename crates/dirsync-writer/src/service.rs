@@ -1,6 +1,6 @@
 //! The writer's consume loop.
 
-use crate::{WriterConfig, apply_batch};
+use crate::{WriterConfig, apply_batch, metrics::WriterMetrics};
 use dirsync_queue::{Broker, Consumer, Delivery, QueueConfig, QueueError};
 use dirsync_store::Store;
 use std::time::Duration;
@@ -13,15 +13,22 @@ pub struct WriterDeps {
     pub queue: QueueConfig,
     /// Up while the writer consumes from a live broker connection (`/readyz`).
     pub broker_up: dirsync_telemetry::health::Flag,
+    pub metrics: dirsync_telemetry::metrics::Metrics,
 }
 
 /// Runs the writer until `shutdown`, reconnecting whenever the broker
 /// connection fails. A batch in progress at shutdown is finished and acked.
 pub async fn run(config: WriterConfig, deps: WriterDeps, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let relay = tokio::spawn(crate::relay::run(deps.clone(), config.relay_idle(), shutdown.clone()));
+    let metrics = WriterMetrics::register(&deps.metrics);
+    let relay = tokio::spawn(crate::relay::run(
+        deps.clone(),
+        metrics.events_published.clone(),
+        config.relay_idle(),
+        shutdown.clone(),
+    ));
     let mut delay = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
-        let ended = session(&config, &deps, &shutdown).await;
+        let ended = session(&config, &deps, &metrics, &shutdown).await;
         deps.broker_up.set(false);
         match ended {
             Ok(()) => break,
@@ -39,7 +46,12 @@ pub async fn run(config: WriterConfig, deps: WriterDeps, shutdown: CancellationT
     Ok(())
 }
 
-async fn session(config: &WriterConfig, deps: &WriterDeps, shutdown: &CancellationToken) -> Result<(), QueueError> {
+async fn session(
+    config: &WriterConfig,
+    deps: &WriterDeps,
+    metrics: &WriterMetrics,
+    shutdown: &CancellationToken,
+) -> Result<(), QueueError> {
     let broker = Broker::connect(&deps.queue, "dirsync-writer").await?;
     let mut consumer = broker.consumer(&broker.topology().pages(), config.prefetch, "").await?;
     tracing::info!("writer consuming");
@@ -53,7 +65,9 @@ async fn session(config: &WriterConfig, deps: &WriterDeps, shutdown: &Cancellati
             Ok(first) => collect_batch(config, &mut consumer, first).await,
             Err(e) => break Err(e),
         };
+        let size = batch.len();
         let outcome = apply_batch(&deps.store, batch, shutdown).await;
+        metrics.batch(&deps.store, size, &outcome).await;
         if outcome.requeued > 0 {
             // The database is gone for minutes: let the pages rest in the queue.
             tokio::select! {

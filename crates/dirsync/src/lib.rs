@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod probes;
 pub mod progress;
+pub mod report;
 pub mod shutdown;
 
 pub use config::Config;

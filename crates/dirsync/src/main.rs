@@ -8,8 +8,8 @@ async fn main() -> ExitCode {
     match commands::dispatch(cli).await {
         Ok(code) => code,
         Err(e) => {
-            // One line an operator can act on; the chain of causes follows.
-            eprintln!("error: {e:#}");
+            // One line an operator can act on: the chain of causes, each once.
+            eprintln!("error: {}", dirsync::report::Report(e.as_ref()));
             ExitCode::from(1)
         }
     }

@@ -36,6 +36,7 @@ use uuid::Uuid;
          headers(("location" = String, description = "The run's URL"))),
     )
 )]
+#[tracing::instrument(name = "start_sync", skip_all, fields(tenant_id = %id, run_id = tracing::field::Empty))]
 pub(crate) async fn start_sync(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
@@ -44,6 +45,8 @@ pub(crate) async fn start_sync(
     app.store.tenant_view(id).await?;
     let mode: SyncMode = body.mode.unwrap_or(SyncModeDto::Full).into();
     let (run, created) = request(&app, id, mode).await?;
+    // The run's trace starts here: the request's span is its root.
+    tracing::Span::current().record("run_id", tracing::field::display(run.id));
     let run = app.store.run(run.id).await?;
     let status = if created {
         tracing::info!(tenant_id = %id, run_id = %run.id, mode = %mode, "manual sync queued");

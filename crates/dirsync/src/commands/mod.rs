@@ -22,6 +22,7 @@ use crate::{
 use anyhow::Context;
 use dirsync_store::{Store, TokenCipher};
 use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
@@ -40,24 +41,65 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         // Before connecting anywhere: a missing key is a configuration error.
         dirsync_api::ApiKeys::load(&config.api)?;
     }
-    dirsync_telemetry::init(&log);
+    let telemetry = dirsync_telemetry::init(&log, &process(&cli.command))?;
     let shutdown = crate::shutdown::on_signal();
-    match cli.command {
+    let outcome = run(&config, cli.command, shutdown).await;
+    // Whatever ended the command (done, an error, SIGTERM for a role), the
+    // spans still buffered go to the collector before the process exits.
+    telemetry.shutdown().await;
+    outcome
+}
+
+/// This process as traces show it: the subcommand and the roles it runs.
+fn process(command: &Command) -> dirsync_telemetry::Process {
+    let none = Roles {
+        api: false,
+        scheduler: false,
+        worker: false,
+        writer: false,
+    };
+    let (name, roles) = match command {
+        Command::Migrate => ("migrate", none),
+        Command::All => ("all", Roles::ALL),
+        Command::Api => ("api", Roles::only_api()),
+        Command::Scheduler => ("scheduler", Roles::only_scheduler()),
+        Command::Worker => ("worker", Roles::only_worker()),
+        Command::Writer => ("writer", Roles::only_writer()),
+        Command::Tenant(_) => ("tenant", none),
+        Command::Sync(_) => ("sync", none),
+        Command::Run(_) => ("run", none),
+        Command::OktaSim(_) => ("okta-sim", none),
+        // Both run the pipeline in this process.
+        Command::Demo(_) => ("demo", Roles::PIPELINE),
+        Command::Bench(_) => ("bench", Roles::PIPELINE),
+        Command::Keys(_) => ("keys", none),
+        Command::ConfirmDeletions { .. } => ("confirm-deletions", none),
+        Command::Openapi => ("openapi", none),
+    };
+    dirsync_telemetry::Process {
+        command: name,
+        roles: roles.names(),
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+async fn run(config: &Config, command: Command, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Migrate => {
-            let store = connect(&config).await?;
+            let store = connect(config).await?;
             store.migrate().await?;
             println!("migrations applied");
         }
         Command::All => {
-            let store = connect(&config).await?;
+            let store = connect(config).await?;
             store.migrate().await.context("applying migrations")?;
-            run_roles(&config, store, Some(cipher(&config)?), Roles::ALL, shutdown).await?;
+            run_roles(config, store, Some(cipher(config)?), Roles::ALL, shutdown).await?;
         }
         Command::Api => {
-            let cipher = cipher(&config)?;
+            let cipher = cipher(config)?;
             run_roles(
-                &config,
-                connect(&config).await?,
+                config,
+                connect(config).await?,
                 Some(cipher),
                 Roles::only_api(),
                 shutdown,
@@ -65,48 +107,41 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?
         }
         Command::Scheduler => {
-            run_roles(
-                &config,
-                connect(&config).await?,
-                None,
-                Roles::only_scheduler(),
-                shutdown,
-            )
-            .await?
+            run_roles(config, connect(config).await?, None, Roles::only_scheduler(), shutdown).await?
         }
         Command::Worker => {
-            let cipher = cipher(&config)?;
+            let cipher = cipher(config)?;
             run_roles(
-                &config,
-                connect(&config).await?,
+                config,
+                connect(config).await?,
                 Some(cipher),
                 Roles::only_worker(),
                 shutdown,
             )
             .await?
         }
-        Command::Writer => run_roles(&config, connect(&config).await?, None, Roles::only_writer(), shutdown).await?,
-        Command::Tenant(cmd) => tenant::run(&config, cmd).await?,
-        Command::Sync(args) => return sync::run(&config, args).await,
+        Command::Writer => run_roles(config, connect(config).await?, None, Roles::only_writer(), shutdown).await?,
+        Command::Tenant(cmd) => tenant::run(config, cmd).await?,
+        Command::Sync(args) => return sync::run(config, args).await,
         Command::Run(args) => {
-            let store = connect(&config).await?;
+            let store = connect(config).await?;
             let run = store.run(args.run_id).await?;
             println!("{}", crate::progress::progress_line(&run));
             println!("{}", crate::progress::outcome(&run).0);
         }
         Command::OktaSim(args) => sim::run(args, shutdown).await?,
-        Command::Keys(cmd) => keys::run(&config, cmd).await?,
+        Command::Keys(cmd) => keys::run(config, cmd).await?,
         Command::ConfirmDeletions { run_id } => {
-            let store = connect(&config).await?;
+            let store = connect(config).await?;
             match store.confirm_deletions(run_id).await? {
                 Some(run) => println!("{}", crate::progress::outcome(&run).0),
                 None => anyhow::bail!("run {run_id} is not waiting for a deletion review"),
             }
         }
-        Command::Bench(cmd) => bench::run(&config, cmd, shutdown).await?,
+        Command::Bench(cmd) => bench::run(config, cmd, shutdown).await?,
         Command::Openapi => unreachable!("answered above"),
         Command::Demo(args) => {
-            run_demo(&config, &args, shutdown).await?;
+            run_demo(config, &args, shutdown).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

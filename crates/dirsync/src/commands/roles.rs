@@ -66,6 +66,19 @@ impl Roles {
             writer: true,
         }
     }
+
+    /// The roles' names, for the `dirsync.roles` trace resource attribute.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.api, "api"),
+            (self.scheduler, "scheduler"),
+            (self.worker, "worker"),
+            (self.writer, "writer"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
 }
 
 /// Runs the chosen roles until `shutdown` (or until one of them fails,
@@ -83,6 +96,7 @@ pub async fn run_roles(
     // and on the probe port.
     let metrics = dirsync_telemetry::metrics::Metrics::new();
     let health = dirsync_telemetry::health::Health::default();
+    metrics.register_collector(health.clone());
     if roles.api {
         let cipher = cipher
             .clone()
@@ -105,6 +119,7 @@ pub async fn run_roles(
             store: store.clone(),
             queue: queue.clone(),
             broker_up: health.flag("broker:scheduler"),
+            metrics: metrics.clone(),
         };
         tasks.spawn(dirsync_scheduler::run(config.scheduler.clone(), deps, shutdown.clone()));
     }
@@ -116,6 +131,7 @@ pub async fn run_roles(
             okta: config.okta.clone(),
             queue: queue.clone(),
             broker_up: health.flag("broker:worker"),
+            metrics: metrics.clone(),
         };
         tasks.spawn(dirsync_worker::run(config.worker.clone(), deps, shutdown.clone()));
     }
@@ -124,6 +140,7 @@ pub async fn run_roles(
             store: store.clone(),
             queue,
             broker_up: health.flag("broker:writer"),
+            metrics: metrics.clone(),
         };
         tasks.spawn(dirsync_writer::run(config.writer.clone(), deps, shutdown.clone()));
     }
