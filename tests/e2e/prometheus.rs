@@ -240,19 +240,7 @@ async fn every_panel_and_alert_works_against_a_real_prometheus_scraping_every_ro
     let env =
         TestEnv::start_without_roles("prometheus", spec(300, 12, 41), SimConfig::default().with_token(TOKEN)).await;
     let mut fleet = Fleet::start(&env, 1, 1, &[("DIRSYNC_SCHEDULER__METRICS_INTERVAL_SECS", "1")]);
-    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{api_port}");
-    fleet.spawn_with(
-        "api-0",
-        "api",
-        &[
-            ("DIRSYNC_API__LISTEN", listen.as_str()),
-            ("DIRSYNC_API__KEYS", "prometheus-test-key-0123456789"),
-        ],
-    );
+    fleet.spawn_api("prometheus-test-key-0123456789", &[]);
     let mut prometheus = Prometheus::start(&fleet.metrics_targets());
     fleet
         .await_readiness(

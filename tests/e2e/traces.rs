@@ -150,26 +150,12 @@ async fn a_manual_sync_is_one_trace_from_the_api_through_the_workers_okta_calls_
         ("OTEL_BSP_SCHEDULE_DELAY", "200"),
     ];
     let mut fleet = Fleet::start(&env, 1, 1, &otel);
-    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{api_port}");
     // The API's spans are sent only when it exits (a delay longer than the
     // test): they arrive only if SIGTERM flushes the exporter.
-    fleet.spawn_with(
-        "api-0",
-        "api",
-        &[
-            ("DIRSYNC_API__LISTEN", listen.as_str()),
-            ("DIRSYNC_API__KEYS", API_KEY),
-            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
-        ],
-    );
+    let base = fleet.spawn_api(API_KEY, &[("OTEL_BSP_SCHEDULE_DELAY", "600000")]);
     fleet
         .await_readiness(&["api-0", "worker-0", "writer-0"], true, Duration::from_secs(60))
         .await;
-    let base = format!("http://{listen}");
     let http = reqwest::Client::new();
     let call = |path: &str, body: Value| {
         http.post(format!("{base}{path}"))

@@ -144,6 +144,20 @@ impl Fleet {
         });
     }
 
+    /// Starts `api-0` on a free port, accepting `key`, `extra` added to the
+    /// shared environment; returns its base URL.
+    pub fn spawn_api(&mut self, key: &str, extra: &[(&str, &str)]) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut vars = vec![("DIRSYNC_API__LISTEN", listen.as_str()), ("DIRSYNC_API__KEYS", key)];
+        vars.extend_from_slice(extra);
+        self.spawn_with("api-0", "api", &vars);
+        format!("http://{listen}")
+    }
+
     /// `host:port` of every running process's `/metrics` (for a Prometheus
     /// scrape configuration), with its name.
     pub fn metrics_targets(&self) -> Vec<(String, String)> {
