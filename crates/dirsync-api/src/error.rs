@@ -7,7 +7,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use dirsync_scheduler::ScheduleError;
+use dirsync_request::RequestError;
 use dirsync_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -213,10 +213,10 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<ScheduleError> for ApiError {
-    fn from(err: ScheduleError) -> ApiError {
+impl From<RequestError> for ApiError {
+    fn from(err: RequestError) -> ApiError {
         match err {
-            ScheduleError::Store(e) => e.into(),
+            RequestError::Store(e) => e.into(),
             other => ApiError::internal(other),
         }
     }

@@ -5,6 +5,7 @@ mod config;
 mod consumer;
 mod error;
 mod publisher;
+mod reconnect;
 mod topology;
 pub mod trace_context;
 
@@ -13,4 +14,5 @@ pub use config::QueueConfig;
 pub use consumer::{Consumer, Delivery};
 pub use error::QueueError;
 pub use publisher::Publisher;
+pub use reconnect::keep_session;
 pub use topology::Topology;

@@ -2,14 +2,14 @@
 
 mod metrics;
 
-use dirsync_domain::{SyncMode, SyncRequested, Trigger, WorkerMessage};
+use dirsync_domain::Trigger;
 use dirsync_queue::{Broker, Publisher, QueueConfig, QueueError, Topology};
-use dirsync_store::{NewRun, RunRecord, SchedulePolicy, Store, StoreError};
+use dirsync_request::{RequestError, publish_request};
+use dirsync_store::{SchedulePolicy, Store, StoreError};
 use dirsync_telemetry::runs::RunMetrics;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// `scheduler.*` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,59 +77,13 @@ pub enum ScheduleError {
     Queue(#[from] QueueError),
 }
 
-/// Asks for a sync of `tenant_id`. Returns the run and whether it is new; an
-/// active run is returned as it is, not doubled.
-pub async fn request_sync(
-    store: &Store,
-    publisher: &Publisher,
-    topology: &Topology,
-    tenant_id: Uuid,
-    mode: SyncMode,
-    trigger: Trigger,
-) -> Result<(RunRecord, bool), ScheduleError> {
-    let (run, created) = store
-        .request_run(NewRun {
-            tenant_id,
-            mode,
-            trigger,
-        })
-        .await?;
-    if created {
-        // If this publish is lost, the sweep sends the request again.
-        publish_request(publisher, topology, run.id, tenant_id, mode, trigger, 1).await?;
+impl From<RequestError> for ScheduleError {
+    fn from(err: RequestError) -> ScheduleError {
+        match err {
+            RequestError::Store(e) => ScheduleError::Store(e),
+            RequestError::Queue(e) => ScheduleError::Queue(e),
+        }
     }
-    Ok((run, created))
-}
-
-/// One span per request sent, the API's and the scheduler's alike: the
-/// worker's run span continues from it (its context rides in the headers).
-#[tracing::instrument(
-    name = "publish_sync_request",
-    skip_all,
-    fields(tenant_id = %tenant_id, run_id = %run_id, trigger = %trigger, attempt = attempt)
-)]
-async fn publish_request(
-    publisher: &Publisher,
-    topology: &Topology,
-    run_id: Uuid,
-    tenant_id: Uuid,
-    mode: SyncMode,
-    trigger: Trigger,
-    attempt: u32,
-) -> Result<(), QueueError> {
-    let queue = match trigger {
-        Trigger::Manual => topology.manual_requests(),
-        Trigger::Scheduled => topology.scheduled_requests(),
-    };
-    let message = WorkerMessage::SyncRequested(SyncRequested {
-        tenant_id,
-        run_id,
-        mode,
-        attempt,
-    });
-    publisher
-        .publish(&queue, &message, &format!("{run_id}/request/{attempt}"))
-        .await
 }
 
 /// A run whose fetch ended this long ago and is still running is finalized
@@ -216,17 +170,12 @@ pub async fn run(config: SchedulerConfig, deps: SchedulerDeps, shutdown: Cancell
         Duration::from_secs(config.metrics_interval_secs.max(1)),
         shutdown.clone(),
     ));
-    while !shutdown.is_cancelled() {
+    dirsync_queue::keep_session("scheduler", &shutdown, || async {
         let ended = session(&config, &deps, tick, stale, &shutdown).await;
         deps.broker_up.set(false);
-        if let Err(e) = ended {
-            tracing::warn!(error = %e, "scheduler lost the broker or the database; retrying");
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    }
+        ended
+    })
+    .await;
     let _ = refresh.await;
     Ok(())
 }

@@ -64,23 +64,13 @@ pub async fn run(config: WorkerConfig, deps: WorkerDeps, shutdown: CancellationT
         std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
         &Uuid::new_v4().simple().to_string()[..8]
     );
-    let mut delay = Duration::from_millis(200);
     let metrics = WorkerMetrics::register(&deps.metrics);
-    while !shutdown.is_cancelled() {
+    dirsync_queue::keep_session("worker", &shutdown, || async {
         let ended = session(&config, &deps, &owner, &metrics, &shutdown).await;
         deps.broker_up.set(false);
-        match ended {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "worker lost the broker; reconnecting");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
+        ended
+    })
+    .await;
     Ok(())
 }
 
@@ -277,16 +267,17 @@ async fn yield_slot(
     lease: &Lease,
     requests: u64,
 ) -> Handled {
-    let queue = match trigger {
-        dirsync_domain::Trigger::Manual => ctx.topology.manual_requests(),
-        dirsync_domain::Trigger::Scheduled => ctx.topology.scheduled_requests(),
-    };
-    let message = WorkerMessage::SyncRequested(SyncRequested {
-        attempt: lease.attempt + 1,
-        ..request.clone()
-    });
-    let id = format!("{}/request/{}", request.run_id, lease.attempt + 1);
-    if let Err(e) = ctx.publisher.publish(&queue, &message, &id).await {
+    let published = dirsync_request::publish_request(
+        &ctx.publisher,
+        &ctx.topology,
+        request.run_id,
+        request.tenant_id,
+        request.mode,
+        trigger,
+        lease.attempt + 1,
+    )
+    .await;
+    if let Err(e) = published {
         // The released lease makes the scheduler's next round send it.
         tracing::warn!(error = %e, "cannot requeue the run; the scheduler will");
     }

@@ -41,15 +41,10 @@ pub async fn relay_once(store: &Store, publisher: &Publisher, topology: &Topolog
 /// Relays until `shutdown`, draining the outbox whenever it has rows;
 /// `published` counts what it sent.
 pub async fn run(deps: WriterDeps, published: Counter, idle: Duration, shutdown: CancellationToken) {
-    while !shutdown.is_cancelled() {
-        if let Err(e) = session(&deps, &published, idle, &shutdown).await {
-            tracing::warn!(error = %e, "event relay interrupted; retrying");
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    }
+    dirsync_queue::keep_session("the event relay", &shutdown, || {
+        session(&deps, &published, idle, &shutdown)
+    })
+    .await;
 }
 
 async fn session(

@@ -26,22 +26,12 @@ pub async fn run(config: WriterConfig, deps: WriterDeps, shutdown: CancellationT
         config.relay_idle(),
         shutdown.clone(),
     ));
-    let mut delay = Duration::from_millis(200);
-    while !shutdown.is_cancelled() {
+    dirsync_queue::keep_session("writer", &shutdown, || async {
         let ended = session(&config, &deps, &metrics, &shutdown).await;
         deps.broker_up.set(false);
-        match ended {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writer lost the broker; reconnecting");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
+        ended
+    })
+    .await;
     let _ = relay.await;
     Ok(())
 }

@@ -14,7 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use dirsync_domain::{RunState, SyncMode, Trigger};
-use dirsync_scheduler::ScheduleError;
+use dirsync_request::RequestError;
 use dirsync_store::{NewRun, RunKey, RunRecord};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -80,11 +80,11 @@ async fn request(app: &AppState, tenant_id: Uuid, mode: SyncMode) -> Result<(Run
         Err(e) => return fallback(e.to_string()).await,
     };
     let result =
-        dirsync_scheduler::request_sync(&app.store, &publisher, &topology, tenant_id, mode, Trigger::Manual).await;
+        dirsync_request::request_sync(&app.store, &publisher, &topology, tenant_id, mode, Trigger::Manual).await;
     match result {
         Ok(done) => Ok(done),
         // Only a new run is published: this run is new, and now recorded.
-        Err(ScheduleError::Queue(e)) => {
+        Err(RequestError::Queue(e)) => {
             app.broker.reset().await;
             let (run, _) = fallback(e.to_string()).await?;
             Ok((run, true))

@@ -319,7 +319,7 @@ async fn bench_priority(
     let publisher = broker.publisher().await?;
     for i in 0..backlog {
         let tenant = env.tenant(&format!("scheduled-{i}"), &sim, "bench-token").await?;
-        dirsync_scheduler::request_sync(
+        dirsync_request::request_sync(
             &env.store,
             &publisher,
             broker.topology(),
@@ -335,7 +335,7 @@ async fn bench_priority(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut starts = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let (run, _) = dirsync_scheduler::request_sync(
+        let (run, _) = dirsync_request::request_sync(
             &env.store,
             &publisher,
             broker.topology(),

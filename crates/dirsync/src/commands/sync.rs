@@ -64,7 +64,7 @@ pub async fn start_sync(
     let broker = Broker::connect(&config.amqp, "dirsync-cli").await?;
     let publisher = broker.publisher().await?;
     let result =
-        dirsync_scheduler::request_sync(store, &publisher, broker.topology(), tenant_id, mode, Trigger::Manual).await;
+        dirsync_request::request_sync(store, &publisher, broker.topology(), tenant_id, mode, Trigger::Manual).await;
     broker.close().await;
     Ok(result?)
 }

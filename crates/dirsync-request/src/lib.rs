@@ -1,0 +1,91 @@
+#![doc = include_str!("../README.md")]
+
+use dirsync_domain::{SyncMode, SyncRequested, Trigger, WorkerMessage};
+use dirsync_queue::{Publisher, QueueError, Topology};
+use dirsync_store::{NewRun, RunRecord, Store, StoreError};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Asks for a sync of `tenant_id`. Returns the run and whether it is new; an
+/// active run is returned as it is, not doubled. If the publish fails after
+/// the run was created, the scheduler's sweep sends the request again.
+pub async fn request_sync(
+    store: &Store,
+    publisher: &Publisher,
+    topology: &Topology,
+    tenant_id: Uuid,
+    mode: SyncMode,
+    trigger: Trigger,
+) -> Result<(RunRecord, bool), RequestError> {
+    let (run, created) = store
+        .request_run(NewRun {
+            tenant_id,
+            mode,
+            trigger,
+        })
+        .await?;
+    if created {
+        publish_request(publisher, topology, run.id, tenant_id, mode, trigger, 1).await?;
+    }
+    Ok((run, created))
+}
+
+/// The queue a run's requests go to: manual runs have their own, which
+/// workers take first.
+pub fn request_queue(topology: &Topology, trigger: Trigger) -> String {
+    match trigger {
+        Trigger::Manual => topology.manual_requests(),
+        Trigger::Scheduled => topology.scheduled_requests(),
+    }
+}
+
+/// Publishes a run's request (its `attempt`-th). One span per request sent,
+/// whoever sends it: the worker's run span continues from it (its context
+/// rides in the message headers).
+#[tracing::instrument(
+    name = "publish_sync_request",
+    skip_all,
+    fields(tenant_id = %tenant_id, run_id = %run_id, trigger = %trigger, attempt = attempt)
+)]
+pub async fn publish_request(
+    publisher: &Publisher,
+    topology: &Topology,
+    run_id: Uuid,
+    tenant_id: Uuid,
+    mode: SyncMode,
+    trigger: Trigger,
+    attempt: u32,
+) -> Result<(), QueueError> {
+    let message = WorkerMessage::SyncRequested(SyncRequested {
+        tenant_id,
+        run_id,
+        mode,
+        attempt,
+    });
+    publisher
+        .publish(
+            &request_queue(topology, trigger),
+            &message,
+            &format!("{run_id}/request/{attempt}"),
+        )
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_and_scheduled_requests_go_to_their_own_queues() {
+        let topology = Topology::new("p", 10);
+        assert_eq!(request_queue(&topology, Trigger::Manual), "p.sync.manual");
+        assert_eq!(request_queue(&topology, Trigger::Scheduled), "p.sync.scheduled");
+    }
+}
