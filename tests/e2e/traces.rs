@@ -25,6 +25,13 @@ use std::{
 
 const TOKEN: &str = "tok-traces-SECRET-7f31c2a9";
 const API_KEY: &str = "traces-api-key-0123456789abcdef";
+/// The trace and span of the caller (the product's backend) of Run Sync.
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// A span as the collector received it, with the role of its process.
 #[derive(Debug, Clone)]
@@ -175,8 +182,14 @@ async fn a_manual_sync_is_one_trace_from_the_api_through_the_workers_okta_calls_
         .unwrap()
         .to_owned();
 
-    // Act: Run Sync through the API, and wait for the run to succeed.
-    let started = call(&format!("/v1/tenants/{tenant_id}/syncs"), json!({}))
+    // Act: Run Sync through the API, as the product's backend would, inside
+    // a trace of its own (W3C traceparent), and wait for the run to succeed.
+    let started = http
+        .post(format!("{base}/v1/tenants/{tenant_id}/syncs"))
+        .bearer_auth(API_KEY)
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+        .json(&json!({}))
+        .send()
         .await
         .unwrap();
     assert_eq!(started.status(), 202);
@@ -288,10 +301,14 @@ async fn a_manual_sync_is_one_trace_from_the_api_through_the_workers_okta_calls_
         .into_iter()
         .find(|s| parent(s).is_some_and(|p| p.name == "publish_sync_request" && p.roles == "api"))
         .expect("the worker's run continues the API's publish");
+    let request = ancestors(first).last().copied().expect("the run has ancestors");
+    assert_eq!(request.name, "http", "the API's request is the first span of ours");
+    // ...and it continues the caller's trace: the backend's span is its parent.
+    assert_eq!(hex(&trace), CALLER_TRACE, "the run is in the caller's trace");
     assert_eq!(
-        ancestors(first).last().map(|s| s.name.as_str()),
-        Some("http"),
-        "the API's request is the trace's root"
+        hex(&request.parent),
+        CALLER_SPAN,
+        "the API's request continues the caller's span"
     );
     let okta = find("worker", "okta_request");
     assert!(okta.len() as i32 >= run.pages_total.unwrap(), "a span per Okta request");

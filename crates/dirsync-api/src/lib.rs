@@ -128,12 +128,14 @@ pub fn router(config: &ApiConfig, deps: ApiDeps, keys: ApiKeys) -> Router {
             .unwrap_or("-");
         // The path, never the query or the headers (the key is a header);
         // the method and the path bounded, as the client chose them.
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "http",
             request_id = %middleware::clip(id, 64),
             method = middleware::method_label(request.method()),
             path = %middleware::clip(request.uri().path(), 256)
-        )
+        );
+        middleware::continue_caller_trace(&span, request.headers());
+        span
     });
     secured
         .merge(open)

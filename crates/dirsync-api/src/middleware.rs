@@ -125,6 +125,26 @@ pub(crate) fn route_label(request: &Request) -> String {
 pub(crate) const UNMATCHED: &str = "unmatched";
 
 /// At most `max` characters of `text` (a path, a request id), for the log.
+/// Makes `span` (the request's, not yet entered) a child of the caller's
+/// trace when the request carries W3C `traceparent`/`tracestate`: the
+/// product's backend clicking Run Sync and our API, worker and writer are
+/// then one trace. A missing or malformed header starts a new trace.
+pub(crate) fn continue_caller_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    struct Headers<'a>(&'a axum::http::HeaderMap);
+    impl opentelemetry::propagation::Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&Headers(headers)));
+    // Err only without an OpenTelemetry layer (no exporter): nothing to continue.
+    let _ = span.set_parent(parent);
+}
+
 pub(crate) fn clip(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((cut, _)) => &text[..cut],
