@@ -298,6 +298,31 @@ async fn every_panel_and_alert_works_against_a_real_prometheus_scraping_every_ro
         .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
+    // The zeros every series starts from would give a panel "data" even
+    // if nothing were counted: what the sync must have moved, moved.
+    let good_tenant = good.to_string();
+    for expr in [
+        r#"sum(dirsync_runs_total{outcome="succeeded"}) >= 1"#.to_owned(),
+        r#"sum(dirsync_run_duration_seconds_count) >= 2"#.to_owned(),
+        r#"sum(dirsync_run_start_delay_seconds_count) >= 2"#.to_owned(),
+        r#"sum(dirsync_okta_requests_total{status="2xx"}) > 10"#.to_owned(),
+        r#"sum(dirsync_okta_requests_total{status="4xx"}) >= 1"#.to_owned(),
+        r#"sum(dirsync_okta_request_duration_seconds_count) > 10"#.to_owned(),
+        r#"sum(dirsync_okta_rate_limit_remaining_ratio_count) > 10"#.to_owned(),
+        r#"sum(dirsync_pages_written_total{kind="users"}) >= 1"#.to_owned(),
+        r#"sum(dirsync_pages_written_total{kind="memberships"}) >= 1"#.to_owned(),
+        r#"sum(dirsync_rows_written_total{kind="users",change="inserted"}) >= 300"#.to_owned(),
+        r#"sum(dirsync_writer_batch_pages_count) >= 1"#.to_owned(),
+        r#"sum(dirsync_change_events_written_total) >= 300"#.to_owned(),
+        r#"sum(dirsync_change_events_published_total) >= 300"#.to_owned(),
+        r#"sum(dirsync_broker_connected) == 3"#.to_owned(),
+        format!(r#"dirsync_tenant_last_success_timestamp_seconds{{tenant="{good_tenant}"}} > 0"#),
+        format!(r#"dirsync_tenant_token_lapse_timestamp_seconds{{tenant="{good_tenant}"}} > time()"#),
+        r#"dirsync_tenants == 2"#.to_owned(),
+    ] {
+        prometheus.await_data(&expr, Duration::from_secs(30)).await;
+    }
+
     let exported: BTreeSet<String> = prometheus.get("/api/v1/label/__name__/values", &[]).await["data"]
         .as_array()
         .unwrap()
