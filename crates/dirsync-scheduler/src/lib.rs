@@ -3,9 +3,9 @@
 mod metrics;
 
 use dirsync_domain::Trigger;
-use dirsync_queue::{Broker, Publisher, QueueConfig, QueueError, Topology};
-use dirsync_request::{RequestError, publish_request};
-use dirsync_store::{SchedulePolicy, Store, StoreError};
+use dirsync_queue::{Broker, Publisher, QueueConfig, Topology};
+use dirsync_request::publish_request;
+use dirsync_store::{SchedulePolicy, Store};
 use dirsync_telemetry::runs::RunMetrics;
 use serde::Deserialize;
 use std::time::Duration;
@@ -69,22 +69,9 @@ pub struct SchedulerDeps {
     pub metrics: dirsync_telemetry::metrics::Metrics,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ScheduleError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-}
-
-impl From<RequestError> for ScheduleError {
-    fn from(err: RequestError) -> ScheduleError {
-        match err {
-            RequestError::Store(e) => ScheduleError::Store(e),
-            RequestError::Queue(e) => ScheduleError::Queue(e),
-        }
-    }
-}
+/// What a sweep can fail on: the database or the broker (the same two
+/// causes as requesting a run, so the same type).
+pub use dirsync_request::RequestError as ScheduleError;
 
 /// A run whose fetch ended this long ago and is still running is finalized
 /// by the sweep if it is complete (its `FetchCompleted` notice was lost).
