@@ -162,6 +162,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_percent_just_over_100_is_read_as_over_100() {
+        // Parsed exactly (serde_json's float_roundtrip), so the bound check
+        // refuses it; the fast path read it as 100.0.
+        let body: serde_json::Value = serde_json::from_str(r#"{"p": 100.00000000000001}"#).unwrap();
+        assert!(body["p"].as_f64().unwrap() > 100.0);
+    }
+
+    #[test]
     fn settings_tell_absent_from_null() {
         let absent: UpdateSettings = serde_json::from_str("{}").unwrap();
         assert_eq!(absent.preferred_hour, None);
