@@ -38,9 +38,11 @@ async fn wrong_or_forbidden_tokens_and_dead_urls_fail_fast_with_a_remedy_and_nev
             GOOD,
         ),
     ];
+    let mut failed = Vec::new();
     for (tenant, expected, token) in cases {
         let started = Instant::now();
         let run = env.sync(tenant).await;
+        failed.push((run.id, expected));
         assert_eq!(run.state(), RunState::Failed);
         assert_eq!(run.error(), Some(expected), "{:?}", run.error_message);
         assert!(started.elapsed().as_secs() < 30, "{expected} must not retry for long");
@@ -56,8 +58,17 @@ async fn wrong_or_forbidden_tokens_and_dead_urls_fail_fast_with_a_remedy_and_nev
             "the token leaked: {message}"
         );
     }
+    for (run_id, expected) in &failed {
+        // This test's run, not any of the parallel tests' failures.
+        let lines = logs.lines_with(&run_id.to_string());
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("run failed") && l.contains(expected.as_str())),
+            "the failure of run {run_id} ({expected}) was logged: {lines:#?}"
+        );
+    }
     let text = logs.text();
-    assert!(text.contains("run failed"), "the failures were logged");
     for token in [GOOD, WRONG, FORBIDDEN] {
         assert!(!text.contains(token), "a token appears in the logs");
     }

@@ -16,7 +16,8 @@ use uuid::Uuid;
 async fn scheduled_run(env: &TestEnv, broker: &Broker, tenant: Uuid) -> Uuid {
     let (run, _) = env
         .store
-        .request_run(NewRun {
+        .runs()
+        .request(NewRun {
             tenant_id: tenant,
             mode: SyncMode::Full,
             trigger: Trigger::Scheduled,
@@ -74,7 +75,7 @@ async fn a_small_tenants_scheduled_run_starts_within_one_slice_while_a_large_slo
 
     let big_run = scheduled_run(&env, &broker, big).await;
     for _ in 0..500 {
-        if env.store.run(big_run).await.unwrap().pages_fetched > 0 {
+        if env.store.runs().get(big_run).await.unwrap().pages_fetched > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -86,7 +87,7 @@ async fn a_small_tenants_scheduled_run_starts_within_one_slice_while_a_large_slo
         .expect("the small run ends");
     assert_eq!(done.state(), RunState::Succeeded, "{:?}", done.error_message);
     let waited = done.started_at.unwrap() - done.created_at;
-    let big_now = env.store.run(big_run).await.unwrap();
+    let big_now = env.store.runs().get(big_run).await.unwrap();
     eprintln!(
         "small run waited {:.1} s for a slot; the big run has yielded {} times and is {}",
         waited.as_seconds_f64(),
@@ -148,5 +149,91 @@ async fn a_run_still_fetching_past_its_deadline_fails_and_frees_its_slot() {
     );
     let took = run.finished_at.unwrap() - run.started_at.unwrap();
     assert!(took < time::Duration::seconds(10), "ended {took} after it started");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_manual_run_overtakes_a_backlog_of_scheduled_runs_and_finishes_before_it_drains() {
+    const BACKLOG: usize = 8;
+    // Every Okta call takes 200 ms: each run lasts a second or more, so the
+    // one slot scheduled runs get (of two; the other is kept for manual
+    // runs) needs many seconds for the backlog.
+    let slow = Faults {
+        latency: Latency {
+            fixed: Duration::from_millis(200),
+            ..Latency::default()
+        },
+        ..Faults::default()
+    };
+    let env = TestEnv::start_with(
+        "manual_first",
+        spec(60, 3, 54),
+        SimConfig::default().with_faults(slow),
+        |c| {
+            c.worker.concurrency = 2;
+            c.worker.chain_concurrency = 2;
+        },
+    )
+    .await;
+    let broker = Broker::connect(&env.config.amqp, "test-manual-first").await.unwrap();
+    let mut backlog = Vec::with_capacity(BACKLOG);
+    for i in 0..BACKLOG {
+        let tenant = env.tenant(&format!("scheduled-{i}"), "sim-token").await;
+        backlog.push(scheduled_run(&env, &broker, tenant).await);
+    }
+    let manual_tenant = env.tenant("manual", "sim-token").await;
+    // The scheduled slot is taken before the manual request arrives.
+    let mut occupied = false;
+    for _ in 0..500 {
+        if env.store.runs().get(backlog[0]).await.unwrap().state() == RunState::Running {
+            occupied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(occupied, "the first scheduled run started");
+
+    let (manual, _) = dirsync::commands::start_sync(&env.config, &env.store, manual_tenant, SyncMode::Full)
+        .await
+        .unwrap();
+    let manual = dirsync::progress::wait_for_run(&env.store, manual.id, Duration::from_secs(60), |_| {})
+        .await
+        .unwrap()
+        .expect("the manual run ends");
+
+    // Assert: it started at once and ended while scheduled runs requested
+    // before it had not even started.
+    assert_eq!(manual.state(), RunState::Succeeded, "{:?}", manual.error_message);
+    let waited = manual.started_at.unwrap() - manual.created_at;
+    let mut not_started = 0;
+    for run in &backlog {
+        let run = env.store.runs().get(*run).await.unwrap();
+        assert!(run.created_at < manual.created_at, "the backlog was queued first");
+        if run.started_at.is_none() {
+            not_started += 1;
+        }
+    }
+    eprintln!(
+        "manual run waited {waited} for a slot; {not_started} of {BACKLOG} scheduled runs had not started when it ended"
+    );
+    assert!(
+        waited < time::Duration::seconds(3),
+        "the manual run started at once ({waited})"
+    );
+    assert!(
+        not_started >= BACKLOG / 2,
+        "the manual run ended before the backlog drained: {not_started} of {BACKLOG} not started"
+    );
+    compare::assert_users_equal(&env.store, manual_tenant, &env.org(), &env.sim.base_url()).await;
+
+    // The backlog is not starved by it: every scheduled run ends.
+    for run in backlog {
+        let done = dirsync::progress::wait_for_run(&env.store, run, Duration::from_secs(120), |_| {})
+            .await
+            .unwrap()
+            .expect("every scheduled run ends");
+        assert_eq!(done.state(), RunState::Succeeded, "{:?}", done.error_message);
+    }
+    broker.close().await;
     env.stop().await;
 }

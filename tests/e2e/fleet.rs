@@ -70,7 +70,7 @@ async fn a_worker_killed_mid_run_is_taken_over_and_the_run_resumes_from_its_chec
 
     let mut victim = None;
     for _ in 0..600 {
-        let r = env.store.run(run.id).await.unwrap();
+        let r = env.store.runs().get(run.id).await.unwrap();
         if r.pages_fetched >= 40 {
             victim = lease_owner(&env, run.id).await;
             break;
@@ -78,7 +78,7 @@ async fn a_worker_killed_mid_run_is_taken_over_and_the_run_resumes_from_its_chec
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let victim = victim.expect("the run got under way on some worker");
-    let fetched_at_kill = env.store.run(run.id).await.unwrap().pages_fetched;
+    let fetched_at_kill = env.store.runs().get(run.id).await.unwrap().pages_fetched;
     fleet.kill(&victim);
 
     let done = dirsync::progress::wait_for_run(&env.store, run.id, Duration::from_secs(300), |_| {})

@@ -7,7 +7,7 @@ use dirsync::{
 };
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{OktaSim, Org, OrgSpec, SimConfig};
-use dirsync_queue::Broker;
+use dirsync_queue::{Broker, QueueConfig};
 use dirsync_store::{NewTenant, RunRecord, SecretsConfig, Store, TokenCipher, testing::TestDatabase};
 use secrecy::SecretString;
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub struct TestEnv {
     db: Option<TestDatabase>,
     stop: CancellationToken,
     roles: Option<JoinHandle<anyhow::Result<()>>>,
+    /// `stop` removed the queues: `Drop` has nothing left to do.
+    cleaned_up: bool,
 }
 
 impl TestEnv {
@@ -89,6 +91,7 @@ impl TestEnv {
             db: Some(db),
             stop: CancellationToken::new(),
             roles: None,
+            cleaned_up: false,
         }
     }
 
@@ -122,7 +125,8 @@ impl TestEnv {
             api_token: &token,
         };
         self.store
-            .create_tenant(&self.cipher, new)
+            .tenants()
+            .create(&self.cipher, new)
             .await
             .expect("create tenant")
             .id
@@ -160,15 +164,47 @@ impl TestEnv {
         if let Some(roles) = self.roles.take() {
             roles.await.expect("roles task").expect("roles ended cleanly");
         }
-        if let Ok(broker) = Broker::connect(&self.config.amqp, "dirsync-test-cleanup").await {
-            let _ = broker.delete_topology().await;
-            broker.close().await;
-        }
+        delete_topology(&self.config.amqp).await;
+        self.cleaned_up = true;
         if let Some(db) = self.db.take() {
             db.drop_database(self.store.clone())
                 .await
                 .expect("drop the test database");
         }
+    }
+}
+
+impl Drop for TestEnv {
+    /// A test that panicked (or never called `stop`) still removes its
+    /// queues and exchanges (quorum queues cannot auto-delete); its database
+    /// goes with `TestDatabase`'s own `Drop`.
+    fn drop(&mut self) {
+        if self.cleaned_up {
+            return;
+        }
+        self.stop.cancel();
+        if let Some(roles) = self.roles.take() {
+            // Not awaited (no `await` in `drop`): aborted, so the roles do
+            // not declare the topology again behind the cleanup.
+            roles.abort();
+        }
+        let amqp = self.config.amqp.clone();
+        // Its own thread and runtime: `drop` runs on the test runtime's
+        // thread, where `block_on` panics.
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(delete_topology(&amqp));
+            }
+        })
+        .join();
+    }
+}
+
+/// Deletes the queues and exchanges under the test's prefix (best effort).
+async fn delete_topology(amqp: &QueueConfig) {
+    if let Ok(broker) = Broker::connect(amqp, "dirsync-test-cleanup").await {
+        let _ = broker.delete_topology().await;
+        broker.close().await;
     }
 }
 

@@ -1,4 +1,8 @@
 //! Captures every log line of the process, so tests can look for secrets in them.
+//!
+//! One capture for the whole test binary, shared by the tests running in
+//! parallel: "something was logged" proves nothing about one test, so a test
+//! asserts on the lines of its own runs and tenants ([`Captured::lines_with`]).
 
 use std::sync::{Arc, Mutex, OnceLock};
 use tracing_subscriber::fmt::MakeWriter;
@@ -9,6 +13,16 @@ pub struct Captured(Arc<Mutex<Vec<u8>>>);
 impl Captured {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// The lines that mention `needle` (a run's or a tenant's id: roles log
+    /// them as fields), whichever test's they are.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_owned)
+            .collect()
     }
 }
 

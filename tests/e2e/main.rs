@@ -14,6 +14,7 @@ mod full_sync;
 mod harness;
 mod logs;
 mod okta_load;
+mod phases;
 // The role processes of the real binary, shared with the fault suite.
 #[allow(dead_code)]
 #[path = "../faults/fleet.rs"]
@@ -22,5 +23,6 @@ mod prometheus;
 mod protocol;
 mod races;
 mod schedule;
+mod schedule_rules;
 mod token_binding;
 mod traces;

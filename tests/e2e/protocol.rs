@@ -91,7 +91,7 @@ fn user_change(old: &Value, new: &Value) -> Option<&'static str> {
 
 async fn emitted_since(env: &TestEnv, tenant: uuid::Uuid, mark: i64) -> BTreeMap<EventKey, usize> {
     let mut out = BTreeMap::new();
-    for e in env.store.events_since(tenant, mark).await.unwrap() {
+    for e in env.store.events().events_since(tenant, mark).await.unwrap() {
         let user = e.payload.get("user_id").and_then(Value::as_str).map(str::to_owned);
         *out.entry((e.event_type, e.okta_id, user)).or_default() += 1;
     }
@@ -171,7 +171,7 @@ async fn changes_of_every_kind_reach_the_database_through_incremental_then_full_
     let (hard_deleted, deleted_group) = env.sim.with_org(change_everything);
     let after = env.org();
     let expected = expected_events(&before, &after, &base);
-    let mark = env.store.last_event_id().await.unwrap();
+    let mark = env.store.events().last_event_id().await.unwrap();
 
     // Incremental: everything but what only a full listing can reveal.
     let incremental = env.sync_with(tenant, SyncMode::Incremental).await;
@@ -212,7 +212,7 @@ async fn changes_of_every_kind_reach_the_database_through_incremental_then_full_
     );
 
     // Full: exact again, hard deletes gone.
-    let mark = env.store.last_event_id().await.unwrap();
+    let mark = env.store.events().last_event_id().await.unwrap();
     let full = env.sync(tenant).await;
     assert_eq!(full.state(), RunState::Succeeded, "{:?}", full.error_message);
     assert_eq!(full.users_removed as usize, hard_deleted.len());
@@ -233,7 +233,7 @@ async fn a_truncated_listing_deletes_nobody_and_a_mass_deletion_waits_for_confir
     let tenant = env.tenant("acme", TOKEN).await;
     let base = env.sim.base_url();
     assert_eq!(env.sync(tenant).await.state(), RunState::Succeeded);
-    let stored_before = env.store.directory_counts(tenant).await.unwrap();
+    let stored_before = env.store.directory().directory_counts(tenant).await.unwrap();
 
     // Half the users vanish from the listing only: each is found by id.
     env.sim.truncate_users_listing(Some(50));
@@ -251,7 +251,10 @@ async fn a_truncated_listing_deletes_nobody_and_a_mass_deletion_waits_for_confir
         truncated.users_seen
     );
     assert!(env.sim.requests().get_user.requests as i64 >= total - truncated.users_seen);
-    assert_eq!(env.store.directory_counts(tenant).await.unwrap(), stored_before);
+    assert_eq!(
+        env.store.directory().directory_counts(tenant).await.unwrap(),
+        stored_before
+    );
     env.sim.truncate_users_listing(None);
 
     // Half the users really deleted: more than the guard allows.
@@ -263,13 +266,14 @@ async fn a_truncated_listing_deletes_nobody_and_a_mass_deletion_waits_for_confir
     assert_eq!(held.pending_user_removals, Some(doomed.len() as i64));
     assert_eq!(dirsync::progress::outcome(&held).1, 3);
     assert_eq!(
-        env.store.directory_counts(tenant).await.unwrap(),
+        env.store.directory().directory_counts(tenant).await.unwrap(),
         stored_before,
         "nothing removed before confirmation"
     );
 
     let confirmed = env
         .store
+        .runs()
         .confirm_deletions(held.id)
         .await
         .unwrap()
@@ -280,7 +284,7 @@ async fn a_truncated_listing_deletes_nobody_and_a_mass_deletion_waits_for_confir
     compare::assert_users_equal(&env.store, tenant, &org, &base).await;
     compare::assert_memberships_equal(&env.store, tenant, &org).await;
     assert!(
-        env.store.confirm_deletions(held.id).await.unwrap().is_none(),
+        env.store.runs().confirm_deletions(held.id).await.unwrap().is_none(),
         "confirming twice does nothing"
     );
     env.stop().await;

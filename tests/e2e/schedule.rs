@@ -41,7 +41,14 @@ async fn concurrent_schedulers_create_each_due_run_once_and_catch_up_with_one_ru
 
     // Nothing is due before a tenant's first slot after it was created.
     let now = OffsetDateTime::now_utc();
-    assert!(env.store.schedule_due_runs(now, &policy()).await.unwrap().is_empty());
+    assert!(
+        env.store
+            .runs()
+            .schedule_due_runs(now, &policy())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Three days later (two slots missed): three schedulers at once.
     let at = now + time::Duration::days(3);
@@ -58,18 +65,23 @@ async fn concurrent_schedulers_create_each_due_run_once_and_catch_up_with_one_ru
     assert!(per_tenant.values().all(|n| *n == 1));
     assert!(runs.iter().all(|r| r.mode == SyncMode::Full), "never synced: full");
     assert!(
-        env.store.schedule_due_runs(at, &policy()).await.unwrap().is_empty(),
+        env.store
+            .runs()
+            .schedule_due_runs(at, &policy())
+            .await
+            .unwrap()
+            .is_empty(),
         "and only once"
     );
     env.stop().await;
 }
 
 async fn futures_join(store: &Store, at: OffsetDateTime) -> Vec<dirsync_store::ScheduledRun> {
-    let p = policy();
+    let (p, runs) = (policy(), store.runs());
     let (a, b, c) = tokio::join!(
-        store.schedule_due_runs(at, &p),
-        store.schedule_due_runs(at, &p),
-        store.schedule_due_runs(at, &p)
+        runs.schedule_due_runs(at, &p),
+        runs.schedule_due_runs(at, &p),
+        runs.schedule_due_runs(at, &p)
     );
     [a.unwrap(), b.unwrap(), c.unwrap()].concat()
 }
@@ -92,7 +104,7 @@ async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures
     set(store, "UPDATE tenants SET last_success_at = now() - interval '1 day', last_full_success_at = now() - interval '1 day' WHERE id = $1", ids[0]).await;
     set(store, "UPDATE tenants SET last_success_at = now() - interval '1 day', last_full_success_at = now() - interval '8 days' WHERE id = $1", ids[1]).await;
     let at = now + time::Duration::days(1);
-    let runs = store.schedule_due_runs(at, &policy()).await.unwrap();
+    let runs = store.runs().schedule_due_runs(at, &policy()).await.unwrap();
     let mode_of = |t: Uuid| runs.iter().find(|r| r.tenant_id == t).map(|r| r.mode);
     assert_eq!(mode_of(ids[0]), Some(SyncMode::Incremental));
     assert_eq!(mode_of(ids[1]), Some(SyncMode::Full));
@@ -109,6 +121,7 @@ async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures
     }
     let later = at + time::Duration::hours(1);
     let retried: Vec<Uuid> = store
+        .runs()
         .schedule_due_runs(later, &policy())
         .await
         .unwrap()
@@ -120,7 +133,7 @@ async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures
         vec![ids[3]],
         "okta_unavailable is retried within the day; invalid_token waits for tomorrow"
     );
-    let next = store.next_scheduled_run(ids[2]).await.unwrap().unwrap();
+    let next = store.runs().next_scheduled_run(ids[2]).await.unwrap().unwrap();
     assert!(next > later && next <= later + time::Duration::days(1));
     env.stop().await;
 }
@@ -161,7 +174,7 @@ async fn pruning_drops_published_events_and_finished_runs_bookkeeping_but_keeps_
     assert!(pruned > 0);
     assert_eq!(count("SELECT count(*) FROM change_events").await, 0);
     assert_eq!(count("SELECT count(*) FROM sync_pages").await, 0);
-    let kept = env.store.run(run.id).await.unwrap();
+    let kept = env.store.runs().get(run.id).await.unwrap();
     assert_eq!(
         kept.pages_written, run.pages_written,
         "a pruned run still tells its pages"

@@ -66,16 +66,17 @@ async fn a_key_id_that_comes_to_name_another_key_is_refused_before_any_token_is_
         okta_url: &url,
         api_token: &token,
     };
-    refused(env.store.create_tenant(&other, new).await.unwrap_err());
+    refused(env.store.tenants().create(&other, new).await.unwrap_err());
     refused(
         env.store
+            .tenants()
             .replace_credentials(&other, first, &url, &token)
             .await
             .unwrap_err(),
     );
-    refused(env.store.rotate_token_keys(&other).await.unwrap_err());
+    refused(env.store.tenants().rotate_token_keys(&other).await.unwrap_err());
     // The tenant's token still opens with the key it was sealed with.
-    let (_, kept) = env.store.tenant_credentials(&env.cipher, first).await.unwrap();
+    let (_, kept) = env.store.tenants().credentials(&env.cipher, first).await.unwrap();
     assert_eq!(secrecy::ExposeSecret::expose_secret(&kept), "tok-a");
     env.stop().await;
 }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 pub async fn read_run(env: &TestEnv, run: Uuid, bound: Duration) -> RunRecord {
     let start = Instant::now();
     loop {
-        match env.store.run(run).await {
+        match env.store.runs().get(run).await {
             Ok(r) => return r,
             Err(e) if start.elapsed() < bound => {
                 let _ = e;
@@ -137,7 +137,12 @@ pub async fn verify_first_sync_plus(
     for k in also {
         *expected.entry(k.clone()).or_default() += 1;
     }
-    let events = env.store.events_since(tenant, 0).await.expect("read the change events");
+    let events = env
+        .store
+        .events()
+        .events_since(tenant, 0)
+        .await
+        .expect("read the change events");
     let mut emitted: BTreeMap<EventKey, usize> = BTreeMap::new();
     for e in &events {
         assert_eq!(e.run_id, Some(run.id), "event {} of another run: {e:?}", e.id);
@@ -218,7 +223,12 @@ pub fn summary(case: &str, started: Instant, v: &Verdict, extra: &str) {
 pub async fn verify_later_run(env: &TestEnv, tenant: Uuid, run: &RunRecord, context: &str) -> Verdict {
     let org = assert_succeeded_and_exact(env, tenant, run, context).await;
     let mut emitted: BTreeMap<EventKey, usize> = BTreeMap::new();
-    let events = env.store.events_since(tenant, 0).await.expect("read the change events");
+    let events = env
+        .store
+        .events()
+        .events_since(tenant, 0)
+        .await
+        .expect("read the change events");
     for e in events.iter().filter(|e| e.run_id == Some(run.id)) {
         let user = e.payload.get("user_id").and_then(Value::as_str).map(str::to_owned);
         *emitted

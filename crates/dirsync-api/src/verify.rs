@@ -35,11 +35,7 @@ pub(crate) async fn verify(
     let org = match client.organization().await {
         Ok(org) => org,
         Err(e) => {
-            let code = match classify(&e) {
-                // Something answered 200 with a body that is not Okta's.
-                _ if matches!(e, OktaError::Malformed { .. }) => ErrorCode::OrgNotFound,
-                code => code,
-            };
+            let code = e.to_discovery_error_code();
             return Ok((failed(code, okta_text::describe(&e), None, now), false));
         }
     };
@@ -58,7 +54,7 @@ pub(crate) async fn verify(
             true,
         )),
         Err(e) => {
-            let mut v = failed(classify(&e), okta_text::describe(&e), org_id, now);
+            let mut v = failed(e.to_error_code(), okta_text::describe(&e), org_id, now);
             v.okta_domain = domain;
             Ok((v, false))
         }
@@ -77,20 +73,14 @@ fn quick(base: &ClientConfig) -> ClientConfig {
     }
 }
 
-fn classify(e: &OktaError) -> ErrorCode {
-    match e {
-        OktaError::Unauthorized { .. } => ErrorCode::InvalidToken,
-        OktaError::Forbidden { .. } => ErrorCode::AccessDenied,
-        OktaError::NotFound { .. } | OktaError::Unreachable { .. } => ErrorCode::OrgNotFound,
-        _ => ErrorCode::OktaUnavailable,
-    }
-}
-
 fn failed(code: ErrorCode, message: String, org_id: Option<String>, now: OffsetDateTime) -> Verification {
     let status = match code {
         ErrorCode::InvalidToken => VerifyStatus::InvalidToken,
         ErrorCode::AccessDenied => VerifyStatus::AccessDenied,
         ErrorCode::OrgNotFound => VerifyStatus::OrgNotFound,
+        // The check has no status of its own for our failures (a client we
+        // could not build, a request Okta refused as malformed): the remedy
+        // says it is ours.
         ErrorCode::OktaUnavailable | ErrorCode::Internal => VerifyStatus::OktaUnavailable,
     };
     Verification {

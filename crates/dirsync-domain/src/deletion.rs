@@ -97,6 +97,104 @@ mod tests {
         assert!(TEN_PERCENT_25.trips(10_001, 100_000));
     }
 
+    // The boundary tests below fail if the share's `>` becomes `>=`, the
+    // minimum's `>=` becomes `>`, or the AND between them becomes an OR.
+
+    #[test]
+    fn removing_exactly_the_share_does_not_trip_and_one_more_does() {
+        // 10% of 400 is 40.
+        assert!(!TEN_PERCENT_25.trips(40, 400));
+        assert!(TEN_PERCENT_25.trips(41, 400));
+        // 50% of 400 is 200.
+        let half = Threshold {
+            max_percent: 50.0,
+            min_count: 25,
+        };
+        assert!(!half.trips(200, 400));
+        assert!(half.trips(201, 400));
+        // 100% of 400: nothing can exceed it.
+        let all = Threshold {
+            max_percent: 100.0,
+            min_count: 0,
+        };
+        assert!(!all.trips(400, 400));
+    }
+
+    #[test]
+    fn past_the_share_but_below_the_minimum_does_not_trip_and_the_minimum_itself_does() {
+        // 24 of 100 is 24%, far past 10%, but fewer than 25.
+        assert!(!TEN_PERCENT_25.trips(24, 100));
+        assert!(TEN_PERCENT_25.trips(25, 100));
+    }
+
+    #[test]
+    fn at_the_minimum_but_within_the_share_does_not_trip() {
+        // 30 of 400 is 7.5%: past the minimum of 25, within 10%.
+        assert!(!TEN_PERCENT_25.trips(30, 400));
+        assert!(!TEN_PERCENT_25.trips(25, 1_000));
+    }
+
+    #[test]
+    fn with_nothing_stored_only_the_minimum_decides() {
+        // Any removal is past 10% of 0; the minimum still holds.
+        assert!(!TEN_PERCENT_25.trips(0, 0));
+        assert!(!TEN_PERCENT_25.trips(24, 0));
+        assert!(TEN_PERCENT_25.trips(25, 0));
+    }
+
+    #[test]
+    fn zero_removals_never_trip() {
+        for stored in [0, 1, 400, 100_000] {
+            assert!(!TEN_PERCENT_25.trips(0, stored));
+            let nothing_allowed = Threshold {
+                max_percent: 0.0,
+                min_count: 0,
+            };
+            assert!(!nothing_allowed.trips(0, stored), "{stored}");
+        }
+        assert!(
+            DeletionGuard::default()
+                .tripped(Counts::default(), Counts::default())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_guard_trips_each_kind_at_its_own_boundary() {
+        let guard = DeletionGuard::default();
+        let stored = Counts {
+            users: 400,
+            groups: 400,
+            memberships: 400,
+        };
+        let at_share = Counts {
+            users: 40,
+            groups: 40,
+            memberships: 40,
+        };
+        assert!(guard.tripped(at_share, stored).is_empty());
+        let one_past = |kind: &str| Counts {
+            users: if kind == "users" { 41 } else { 40 },
+            groups: if kind == "groups" { 41 } else { 40 },
+            memberships: if kind == "memberships" { 41 } else { 40 },
+        };
+        for kind in ["users", "groups", "memberships"] {
+            assert_eq!(guard.tripped(one_past(kind), stored), vec![kind]);
+        }
+        // Past the share of a small kind but below the minimum: none.
+        let small = Counts {
+            users: 100,
+            groups: 100,
+            memberships: 100,
+        };
+        let below_minimum = Counts {
+            users: 24,
+            groups: 24,
+            memberships: 24,
+        };
+        assert!(guard.tripped(below_minimum, small).is_empty());
+    }
+
     #[test]
     fn nothing_to_remove_never_trips_even_at_zero_thresholds() {
         let zero = Threshold {

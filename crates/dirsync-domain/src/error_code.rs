@@ -64,6 +64,14 @@ impl ErrorCode {
             ErrorCode::InvalidToken | ErrorCode::AccessDenied | ErrorCode::OrgNotFound
         )
     }
+
+    /// Whether the scheduler tries a run that failed with this code again
+    /// within the day (after `retry_after`, a few times a day): the
+    /// failures that may pass without anyone doing anything. The others
+    /// wait for the tenant's next daily slot, or for the admin to act.
+    pub fn retried_by_schedule(self) -> bool {
+        !self.needs_customer_action()
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +91,36 @@ mod tests {
         assert!(ErrorCode::InvalidToken.needs_customer_action());
         assert!(ErrorCode::AccessDenied.needs_customer_action());
         assert!(!ErrorCode::OktaUnavailable.needs_customer_action());
+    }
+
+    #[test]
+    fn the_schedule_retries_only_what_may_pass_without_the_customer() {
+        let retried: Vec<ErrorCode> = ErrorCode::ALL
+            .iter()
+            .copied()
+            .filter(|c| c.retried_by_schedule())
+            .collect();
+        assert_eq!(retried, [ErrorCode::OktaUnavailable, ErrorCode::Internal]);
+        for code in ErrorCode::ALL {
+            assert_ne!(code.retried_by_schedule(), code.needs_customer_action(), "{code}");
+        }
+    }
+
+    #[test]
+    fn each_remedy_tells_the_admin_what_to_do() {
+        let says = |code: ErrorCode, words: &[&str]| {
+            for w in words {
+                assert!(
+                    code.remedy().contains(w),
+                    "{code}: `{w}` missing from {:?}",
+                    code.remedy()
+                );
+            }
+        };
+        says(ErrorCode::InvalidToken, &["new token", "Super Admin"]);
+        says(ErrorCode::AccessDenied, &["Super Admin"]);
+        says(ErrorCode::OrgNotFound, &["Check the URL"]);
+        says(ErrorCode::OktaUnavailable, &["retried"]);
+        says(ErrorCode::Internal, &["our side"]);
     }
 }

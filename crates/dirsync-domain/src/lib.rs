@@ -1,18 +1,24 @@
 #![doc = include_str!("../README.md")]
 
 mod chain;
+pub mod changes;
 pub mod deletion;
 mod error_code;
+pub mod everyone;
 mod messages;
 mod records;
 mod run;
+pub mod schedule;
 pub mod text;
 mod token_health;
 pub mod validate;
 
 pub use chain::{Chain, ChainParseError};
 pub use error_code::ErrorCode;
-pub use messages::{FetchCompleted, PageFetched, PagePayload, SyncRequested, WorkerMessage, WriterMessage};
+pub use messages::{
+    CheckRemovals, FetchCompleted, PageFetched, PagePayload, RemovalsChecked, SyncRequested, WorkerMessage,
+    WriterMessage,
+};
 pub use records::{GroupRecord, UserRecord};
 pub use run::{RunState, SyncMode, Trigger, UnknownVariant};
 pub use token_health::{TOKEN_IDLE_LIFETIME, TOKEN_WARNING, token_lapse_warning, token_lapses_at};

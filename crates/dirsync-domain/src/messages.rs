@@ -6,12 +6,43 @@ use crate::{Chain, GroupRecord, SyncMode, UserRecord};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// What the scheduler or a manual request sends to the workers.
+/// What the workers are asked to do: each is one phase of a run that
+/// talks to Okta, taken by whichever worker is free.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum WorkerMessage {
+    /// From the scheduler or a "Run Sync": fetch the run's pages.
     #[serde(rename = "sync_requested.v1")]
     SyncRequested(SyncRequested),
+    /// From the writer, once every page of a full run is written: ask Okta
+    /// by id about each stored user and group the run did not see.
+    #[serde(rename = "removals_check_requested.v1")]
+    CheckRemovals(CheckRemovals),
+}
+
+impl WorkerMessage {
+    pub fn run_id(&self) -> Uuid {
+        match self {
+            WorkerMessage::SyncRequested(r) => r.run_id,
+            WorkerMessage::CheckRemovals(c) => c.run_id,
+        }
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        match self {
+            WorkerMessage::SyncRequested(r) => r.tenant_id,
+            WorkerMessage::CheckRemovals(c) => c.tenant_id,
+        }
+    }
+}
+
+/// "Every page of this full run is written; confirm its removals with
+/// Okta." Whoever claims the check owns it; a duplicate finds it claimed
+/// or done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRemovals {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
 }
 
 /// "Run this sync": the run row already exists; whoever claims its lease owns it.
@@ -32,6 +63,9 @@ pub enum WriterMessage {
     PageFetched(PageFetched),
     #[serde(rename = "fetch_completed.v1")]
     FetchCompleted(FetchCompleted),
+    /// A full run's removals are confirmed with Okta: it may be finalized.
+    #[serde(rename = "removals_checked.v1")]
+    RemovalsChecked(RemovalsChecked),
 }
 
 /// One Okta page. `(run_id, chain, seq)` identifies it: a page fetched again
@@ -86,11 +120,22 @@ pub struct FetchCompleted {
     pub pages: u32,
 }
 
+/// The removal check of a full run has ended: what Okta confirmed gone is
+/// recorded, and the writer finalizes the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemovalsChecked {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
+    /// Users and groups Okta confirmed gone by id.
+    pub confirmed_gone: u32,
+}
+
 impl WriterMessage {
     pub fn run_id(&self) -> Uuid {
         match self {
             WriterMessage::PageFetched(p) => p.run_id,
             WriterMessage::FetchCompleted(f) => f.run_id,
+            WriterMessage::RemovalsChecked(r) => r.run_id,
         }
     }
 }

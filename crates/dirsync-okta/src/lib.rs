@@ -4,6 +4,7 @@ mod address;
 mod client;
 mod config;
 mod error;
+mod error_code;
 mod family;
 mod group;
 mod limiter;

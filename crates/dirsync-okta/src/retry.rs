@@ -114,25 +114,63 @@ mod tests {
         }
     }
 
+    /// Asserts every retry `i` of many budgets waited within
+    /// `[bases[i], 2 × bases[i])`: the doubled, capped base plus jitter of
+    /// up to the base itself (backon's), and that the budget gave exactly
+    /// `bases.len()` retries. Many budgets, so the jitter's range is used.
+    fn assert_delays_within(bases_ms: &[u64], mut delays: impl FnMut() -> Vec<Duration>) {
+        let mut firsts = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let delays = delays();
+            firsts.extend(delays.first().copied());
+            assert_eq!(delays.len(), bases_ms.len(), "{delays:?}");
+            for (delay, base) in delays.iter().zip(bases_ms) {
+                let base = Duration::from_millis(*base);
+                assert!(
+                    *delay >= base && *delay < base * 2,
+                    "{delay:?} not in [{base:?}, 2 × {base:?}): {delays:?}"
+                );
+            }
+        }
+        assert!(firsts.len() > 100, "jittered: {} distinct first delays", firsts.len());
+    }
+
     #[test]
-    fn transient_failures_get_max_retries_growing_delays() {
-        let mut state = RetryState::new(&config());
-        let delays: Vec<_> = std::iter::from_fn(|| state.next_delay(&transient())).collect();
-        assert_eq!(delays.len(), 3);
-        assert!(delays.iter().all(|d| *d >= Duration::from_millis(250)));
+    fn transient_failures_get_max_retries_delays_that_double_from_the_minimum() {
+        // 250 ms doubled per retry (jitter adds up to as much again), so
+        // each wait is longer than the last one whatever the jitter drew.
+        assert_delays_within(&[250, 500, 1000], || {
+            let mut state = RetryState::new(&config());
+            std::iter::from_fn(|| state.next_delay(&transient())).collect()
+        });
+    }
+
+    #[test]
+    fn transient_delays_stop_growing_at_the_maximum() {
+        let config = ClientConfig {
+            max_retries: 6,
+            retry_min_delay: Duration::from_millis(250),
+            retry_max_delay: Duration::from_secs(1),
+            ..config()
+        };
+        assert_delays_within(&[250, 500, 1000, 1000, 1000, 1000], || {
+            let mut state = RetryState::new(&config);
+            std::iter::from_fn(|| state.next_delay(&transient())).collect()
+        });
     }
 
     #[test]
     fn unreachable_is_retried_at_most_twice_with_short_delays() {
-        let mut state = RetryState::new(&config());
         let err = OktaError::Unreachable {
             host: "x".into(),
             path: "/".into(),
             reason: "refused".into(),
         };
-        let delays: Vec<_> = std::iter::from_fn(|| state.next_delay(&err)).collect();
-        assert_eq!(delays.len(), 2);
-        assert!(delays.iter().all(|d| *d <= Duration::from_secs(2)));
+        // From 200 ms (not the 250 ms of `retry_min_delay`), doubled once.
+        assert_delays_within(&[200, 400], || {
+            let mut state = RetryState::new(&config());
+            std::iter::from_fn(|| state.next_delay(&err)).collect()
+        });
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use dirsync_domain::{SyncMode, SyncRequested, Trigger, WorkerMessage};
 use dirsync_queue::{Publisher, QueueError, Topology};
-use dirsync_store::{NewRun, RunRecord, Store, StoreError};
+use dirsync_store::{NewRun, RunRecord, Store, StoreError, WorkRequest};
+use tracing::Instrument;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +26,8 @@ pub async fn request_sync(
     trigger: Trigger,
 ) -> Result<(RunRecord, bool), RequestError> {
     let (run, created) = store
-        .request_run(NewRun {
+        .runs()
+        .request(NewRun {
             tenant_id,
             mode,
             trigger,
@@ -46,14 +48,7 @@ pub fn request_queue(topology: &Topology, trigger: Trigger) -> String {
     }
 }
 
-/// Publishes a run's request (its `attempt`-th). One span per request sent,
-/// whoever sends it: the worker's run span continues from it (its context
-/// rides in the message headers).
-#[tracing::instrument(
-    name = "publish_sync_request",
-    skip_all,
-    fields(tenant_id = %tenant_id, run_id = %run_id, trigger = %trigger, attempt = attempt)
-)]
+/// Publishes a run's request (its `attempt`-th).
 pub async fn publish_request(
     publisher: &Publisher,
     topology: &Topology,
@@ -69,12 +64,31 @@ pub async fn publish_request(
         mode,
         attempt,
     });
+    send(publisher, topology, &WorkRequest { message, trigger }).await
+}
+
+/// Sends a request for one phase of a run (see [`WorkRequest`]): a run's
+/// fetch, or a full run's removal check (sent by the writer once every
+/// page is written). The redelivery sweep sends either again; a duplicate
+/// finds the phase claimed or done. One span per request sent, whoever
+/// sends it: the worker's span continues from it (its context rides in the
+/// message headers).
+pub async fn send(publisher: &Publisher, topology: &Topology, request: &WorkRequest) -> Result<(), QueueError> {
+    let (id, span) = match &request.message {
+        WorkerMessage::SyncRequested(r) => (
+            format!("{}/request/{}", r.run_id, r.attempt),
+            tracing::info_span!("publish_sync_request", tenant_id = %r.tenant_id, run_id = %r.run_id,
+                trigger = %request.trigger, attempt = r.attempt),
+        ),
+        WorkerMessage::CheckRemovals(c) => (
+            format!("{}/check-removals", c.run_id),
+            tracing::info_span!("publish_removals_check", tenant_id = %c.tenant_id, run_id = %c.run_id,
+                trigger = %request.trigger),
+        ),
+    };
     publisher
-        .publish(
-            &request_queue(topology, trigger),
-            &message,
-            &format!("{run_id}/request/{attempt}"),
-        )
+        .publish(&request_queue(topology, request.trigger), &request.message, &id)
+        .instrument(span)
         .await
 }
 

@@ -4,7 +4,7 @@ mod metrics;
 
 use dirsync_domain::Trigger;
 use dirsync_queue::{Broker, Publisher, QueueConfig, Topology};
-use dirsync_request::publish_request;
+use dirsync_request::{publish_request, send};
 use dirsync_store::{SchedulePolicy, Store};
 use dirsync_telemetry::runs::RunMetrics;
 use serde::Deserialize;
@@ -82,35 +82,52 @@ const FETCHED_SETTLE: Duration = Duration::from_secs(30);
 const PAGES_LOST_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// One sweep: re-sends the request of every run that lost its worker or its
-/// message. Returns how many were sent.
+/// message (a fetch, or a full run's removal check). Returns how many were
+/// sent.
 pub async fn redeliver_once(
     store: &Store,
     publisher: &Publisher,
     topology: &Topology,
     stale_queued: Duration,
 ) -> Result<usize, ScheduleError> {
-    let runs = store.runs_to_redeliver(stale_queued).await?;
-    for (run_id, tenant_id, mode, trigger, attempt) in &runs {
-        tracing::info!(%run_id, %tenant_id, attempt, "re-sending the request of an orphaned run");
-        publish_request(publisher, topology, *run_id, *tenant_id, *mode, *trigger, attempt + 1).await?;
+    let requests = store.runs().runs_to_redeliver(stale_queued).await?;
+    for request in &requests {
+        tracing::info!(
+            run_id = %request.message.run_id(),
+            tenant_id = %request.message.tenant_id(),
+            "re-sending the request of an orphaned run"
+        );
+        send(publisher, topology, request).await?;
     }
-    Ok(runs.len())
+    Ok(requests.len())
 }
 
-/// Runs whose fetch ended are the writers' alone; one whose last notice
-/// was lost with a broker, or whose page was dead-lettered, would stay
-/// `running` for good without this sweep.
-async fn sweep_fetched(store: &Store, runs: &RunMetrics) -> Result<(), ScheduleError> {
-    for run_id in store.sweep_fetched_runs(FETCHED_SETTLE, PAGES_LOST_AFTER).await? {
-        if let Some(end) = store.run(run_id).await?.end() {
+/// Runs whose fetch ended move on by the writers' notices; one whose last
+/// notice was lost with a broker, or whose page was dead-lettered, would
+/// stay `running` for good without this sweep. Returns the runs it ended.
+pub async fn sweep_fetched(
+    store: &Store,
+    publisher: &Publisher,
+    topology: &Topology,
+    runs: &RunMetrics,
+) -> Result<Vec<uuid::Uuid>, ScheduleError> {
+    let swept = store
+        .runs()
+        .sweep_fetched_runs(FETCHED_SETTLE, PAGES_LOST_AFTER)
+        .await?;
+    for request in &swept.requests {
+        send(publisher, topology, request).await?;
+    }
+    for run_id in &swept.ended {
+        if let Some(end) = store.runs().get(*run_id).await?.end() {
             runs.ended(&end);
         }
     }
-    Ok(())
+    Ok(swept.ended)
 }
 
 /// Creates and announces every run due at `at` (see
-/// [`Store::schedule_due_runs`]): daily slots, catch-up after downtime, and
+/// [`dirsync_store::Runs::schedule_due_runs`]): daily slots, catch-up after downtime, and
 /// retries of runs that may pass now. Safe with any number of replicas.
 pub async fn schedule_once(
     store: &Store,
@@ -119,7 +136,7 @@ pub async fn schedule_once(
     policy: &SchedulePolicy,
     at: time::OffsetDateTime,
 ) -> Result<usize, ScheduleError> {
-    let runs = store.schedule_due_runs(at, policy).await?;
+    let runs = store.runs().schedule_due_runs(at, policy).await?;
     for run in &runs {
         tracing::info!(run_id = %run.run_id, tenant_id = %run.tenant_id, mode = %run.mode, "scheduled run due");
         publish_request(
@@ -192,7 +209,7 @@ async fn session(
             .await?;
         }
         redeliver_once(&deps.store, &publisher, broker.topology(), stale).await?;
-        sweep_fetched(&deps.store, &runs).await?;
+        sweep_fetched(&deps.store, &publisher, broker.topology(), &runs).await?;
         prune(&deps.store, config).await;
         tokio::select! {
             _ = shutdown.cancelled() => break,

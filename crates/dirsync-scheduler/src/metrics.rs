@@ -86,7 +86,7 @@ impl FleetGauges {
     /// last values (a database outage shows in `/readyz` and in the runs).
     pub(crate) async fn refresh(self, store: Store, interval: Duration, shutdown: CancellationToken) {
         loop {
-            match store.fleet_health().await {
+            match store.tenants().fleet_health().await {
                 Ok(fleet) => self.set(&fleet),
                 Err(e) => tracing::warn!(error = %e, "reading the fleet's health for metrics failed"),
             }

@@ -1,8 +1,8 @@
 //! Change events: what a write changed, as the product wants to hear it.
 //! Written in the writer's transaction (the outbox), relayed afterwards.
 
-use dirsync_domain::{GroupRecord, UserRecord};
-use serde_json::{Map, Value, json};
+use dirsync_domain::{GroupRecord, UserRecord, changes};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// One outbox row.
@@ -40,73 +40,43 @@ pub(crate) struct StoredGroup {
     pub deleted: bool,
 }
 
-/// The event for a user row the write changed, if the change is one the
-/// product cares about (a move of `lastUpdated` alone is not).
-pub(crate) fn user_event(old: Option<&StoredUser>, new: &UserRecord) -> Option<(&'static str, Value)> {
-    let Some(old) = old.filter(|o| !o.deleted) else {
-        return Some(("user.created", json!({ "status": new.status })));
-    };
-    let mut fields = Vec::new();
-    let mut note = |name: &str, changed: bool| {
-        if changed {
-            fields.push(name.to_owned());
+impl StoredUser {
+    /// The row as the domain's event rules read it.
+    fn before(&self) -> changes::UserBefore<'_> {
+        changes::UserBefore {
+            status: &self.status,
+            activated: self.activated,
+            status_changed: self.status_changed,
+            last_login: self.last_login,
+            password_changed: self.password_changed,
+            user_type_id: self.user_type_id.as_deref(),
+            profile: &self.profile,
+            deleted: self.deleted,
         }
-    };
-    note("status", old.status != new.status);
-    note("activated", old.activated != new.activated);
-    note("statusChanged", old.status_changed != new.status_changed);
-    note("lastLogin", old.last_login != new.last_login);
-    note("passwordChanged", old.password_changed != new.password_changed);
-    note("type", old.user_type_id != new.user_type_id);
-    fields.extend(profile_changes(&old.profile, &new.profile));
-    if fields.is_empty() {
-        return None;
     }
-    let kind = match (old.status.as_str(), new.status.as_str()) {
-        (a, b) if a == b => "user.updated",
-        (_, "DEPROVISIONED") => "user.deactivated",
-        ("DEPROVISIONED", _) => "user.reactivated",
-        (_, "SUSPENDED") => "user.suspended",
-        ("SUSPENDED", _) => "user.unsuspended",
-        _ => "user.updated",
-    };
-    Some((
-        kind,
-        json!({ "changed_fields": fields, "status": new.status, "previous_status": old.status }),
-    ))
 }
 
+impl StoredGroup {
+    fn before(&self) -> changes::GroupBefore<'_> {
+        changes::GroupBefore {
+            group_type: &self.group_type,
+            object_class: &self.object_class,
+            profile: &self.profile,
+            deleted: self.deleted,
+        }
+    }
+}
+
+/// The event for a user row the write changed, as
+/// [`changes::user_change`] decides (a move of `lastUpdated` alone is none).
+pub(crate) fn user_event(old: Option<&StoredUser>, new: &UserRecord) -> Option<(&'static str, Value)> {
+    changes::user_change(old.map(StoredUser::before), new).map(|c| (c.event_type, c.payload))
+}
+
+/// The event for a group row the write changed, as
+/// [`changes::group_change`] decides.
 pub(crate) fn group_event(old: Option<&StoredGroup>, new: &GroupRecord) -> Option<(&'static str, Value)> {
-    let Some(old) = old.filter(|o| !o.deleted) else {
-        return Some(("group.created", json!({ "type": new.group_type })));
-    };
-    let mut fields = Vec::new();
-    if old.group_type != new.group_type {
-        fields.push("type".to_owned());
-    }
-    if old.object_class != new.object_class {
-        fields.push("objectClass".to_owned());
-    }
-    fields.extend(profile_changes(&old.profile, &new.profile));
-    // lastUpdated / lastMembershipUpdated alone: membership events say it.
-    if fields.is_empty() {
-        return None;
-    }
-    Some(("group.updated", json!({ "changed_fields": fields })))
-}
-
-/// `profile.<attr>` for every attribute added, removed or changed.
-fn profile_changes(old: &Value, new: &Value) -> Vec<String> {
-    let empty = Map::new();
-    let old = old.as_object().unwrap_or(&empty);
-    let new = new.as_object().unwrap_or(&empty);
-    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| old.get(*k) != new.get(*k))
-        .map(|k| format!("profile.{k}"))
-        .collect()
+    changes::group_change(old.map(StoredGroup::before), new).map(|c| (c.event_type, c.payload))
 }
 
 /// A membership change: the group is the subject, the user in the payload.
@@ -157,88 +127,96 @@ pub(crate) async fn insert_events(conn: &mut sqlx::PgConnection, events: &[Event
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
 
-    fn user(status: &str, profile: Value) -> UserRecord {
+    // The rules are the domain's (`dirsync_domain::changes`, tested there);
+    // these check that every stored column reaches them.
+
+    fn record() -> UserRecord {
         UserRecord {
             okta_id: "00u1".into(),
-            status: status.into(),
+            status: "ACTIVE".into(),
             created: None,
-            activated: None,
-            status_changed: None,
-            last_login: None,
-            last_updated: None,
-            password_changed: None,
-            user_type_id: None,
-            profile,
+            activated: Some(datetime!(2026-01-01 0:00 UTC)),
+            status_changed: Some(datetime!(2026-01-02 0:00 UTC)),
+            last_login: Some(datetime!(2026-01-03 0:00 UTC)),
+            last_updated: Some(datetime!(2026-11-29 0:00 UTC)),
+            password_changed: Some(datetime!(2026-01-04 0:00 UTC)),
+            user_type_id: Some("oty1".into()),
+            profile: json!({"title": "A"}),
         }
     }
 
-    fn stored(status: &str, profile: Value) -> StoredUser {
+    fn stored(r: &UserRecord) -> StoredUser {
         StoredUser {
             tenant_id: Uuid::nil(),
-            okta_id: "00u1".into(),
-            status: status.into(),
-            activated: None,
-            status_changed: None,
-            last_login: None,
-            password_changed: None,
-            user_type_id: None,
-            profile,
+            okta_id: r.okta_id.clone(),
+            status: r.status.clone(),
+            activated: r.activated,
+            status_changed: r.status_changed,
+            last_login: r.last_login,
+            password_changed: r.password_changed,
+            user_type_id: r.user_type_id.clone(),
+            profile: r.profile.clone(),
             deleted: false,
         }
     }
 
     #[test]
-    fn a_profile_edit_names_the_changed_attributes() {
-        let (kind, payload) = user_event(
-            Some(&stored("ACTIVE", json!({"title": "A", "city": "X"}))),
-            &user("ACTIVE", json!({"title": "B", "city": "X", "pronouns": "they"})),
-        )
-        .unwrap();
-        assert_eq!(kind, "user.updated");
-        assert_eq!(payload["changed_fields"], json!(["profile.pronouns", "profile.title"]));
-    }
-
-    #[test]
-    fn status_transitions_have_their_own_events() {
-        let p = json!({});
-        let cases = [
-            ("ACTIVE", "DEPROVISIONED", "user.deactivated"),
-            ("DEPROVISIONED", "ACTIVE", "user.reactivated"),
-            ("ACTIVE", "SUSPENDED", "user.suspended"),
-            ("SUSPENDED", "ACTIVE", "user.unsuspended"),
-            ("ACTIVE", "LOCKED_OUT", "user.updated"),
+    fn every_stored_user_column_reaches_the_event_rules() {
+        let new = record();
+        assert_eq!(user_event(Some(&stored(&new)), &new), None);
+        type Edit = fn(&mut StoredUser);
+        let edits: [(&str, Edit); 7] = [
+            ("status", |s| s.status = "SUSPENDED".into()),
+            ("activated", |s| s.activated = None),
+            ("statusChanged", |s| s.status_changed = None),
+            ("lastLogin", |s| s.last_login = None),
+            ("passwordChanged", |s| s.password_changed = None),
+            ("type", |s| s.user_type_id = None),
+            ("profile.title", |s| s.profile = json!({"title": "B"})),
         ];
-        for (from, to, expected) in cases {
-            assert_eq!(
-                user_event(Some(&stored(from, p.clone())), &user(to, p.clone()))
-                    .unwrap()
-                    .0,
-                expected
-            );
+        for (field, edit) in edits {
+            let mut old = stored(&new);
+            edit(&mut old);
+            let (_, payload) = user_event(Some(&old), &new).unwrap();
+            assert_eq!(payload["changed_fields"], json!([field]));
         }
+        let mut deleted = stored(&new);
+        deleted.deleted = true;
+        assert_eq!(user_event(Some(&deleted), &new).unwrap().0, "user.created");
     }
 
     #[test]
-    fn nothing_but_last_updated_is_no_event() {
-        assert!(
-            user_event(
-                Some(&stored("ACTIVE", json!({"a": 1}))),
-                &user("ACTIVE", json!({"a": 1}))
-            )
-            .is_none()
-        );
-    }
-
-    #[test]
-    fn a_user_seen_again_after_deletion_is_created() {
-        let mut old = stored("ACTIVE", json!({}));
-        old.deleted = true;
+    fn every_stored_group_column_reaches_the_event_rules() {
+        let new = GroupRecord {
+            okta_id: "00g1".into(),
+            group_type: "OKTA_GROUP".into(),
+            created: None,
+            last_updated: None,
+            last_membership_updated: None,
+            object_class: vec!["okta:user_group".into()],
+            profile: json!({"name": "Sales"}),
+        };
+        let stored = StoredGroup {
+            tenant_id: Uuid::nil(),
+            okta_id: "00g1".into(),
+            group_type: "APP_GROUP".into(),
+            object_class: vec![],
+            profile: json!({"name": "Sales EMEA"}),
+            deleted: false,
+        };
+        let (kind, payload) = group_event(Some(&stored), &new).unwrap();
+        assert_eq!(kind, "group.updated");
         assert_eq!(
-            user_event(Some(&old), &user("ACTIVE", json!({}))).unwrap().0,
-            "user.created"
+            payload["changed_fields"],
+            json!(["type", "objectClass", "profile.name"])
         );
-        assert_eq!(user_event(None, &user("STAGED", json!({}))).unwrap().0, "user.created");
+        let deleted = StoredGroup {
+            deleted: true,
+            ..stored
+        };
+        assert_eq!(group_event(Some(&deleted), &new).unwrap().0, "group.created");
     }
 }
 
@@ -263,7 +241,7 @@ pub struct PendingEvents {
     pub events: Vec<ChangeEvent>,
 }
 
-impl crate::Store {
+impl crate::Events {
     pub async fn pending_events(&self, limit: i64) -> Result<PendingEvents, crate::StoreError> {
         let mut tx = self.pool.begin().await?;
         let events = sqlx::query_as::<_, ChangeEvent>(

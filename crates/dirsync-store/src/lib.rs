@@ -1,45 +1,81 @@
 #![doc = include_str!("../README.md")]
 
-mod api_reads;
 mod cipher;
 mod config;
 mod directory;
 mod error;
 mod events;
-mod finalize;
-mod observe;
 mod retention;
 mod runs;
-mod schedule;
-mod tenant_admin;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use api_reads::{DirectoryQuery, GroupRow, RunKey, TenantView, UserRow};
 pub use cipher::{CipherError, SecretsConfig, TokenCipher};
 pub use config::StoreConfig;
-pub use directory::{DirectoryCounts, PageBatch, RowCounts, WrittenBatch};
+pub use directory::{DirectoryCounts, DirectoryQuery, GroupRow, PageBatch, RowCounts, UserRow, WrittenBatch};
 pub use error::StoreError;
 pub use events::{ChangeEvent, EventRow, PendingEvents};
-pub use observe::{FleetHealth, TenantHealth};
 pub use runs::{
-    ChainState, Checkpoint, ClaimedRun, Lease, ModeText, NewChain, NewRun, RowKind, RunRecord, StateText, TriggerText,
+    ChainState, Checkpoint, ClaimedRun, ConfirmedGone, FetchedSweep, Finalize, INCREMENTAL_OVERLAP, Lease, ModeText,
+    NewChain, NewRun, RowKind, RunKey, RunRecord, SchedulePolicy, ScheduledRun, StateText, TriggerText, WorkRequest,
 };
-pub use schedule::{INCREMENTAL_OVERLAP, SchedulePolicy, ScheduledRun};
-pub use tenant_admin::{KeyRotation, TenantSettingsPatch};
-pub use tenants::{NewTenant, Tenant};
+pub use tenants::{FleetHealth, KeyRotation, NewTenant, Tenant, TenantHealth, TenantSettingsPatch, TenantView};
 
 use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
 /// The schema, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
-/// A handle on dirsync's database; cheap to clone.
+/// A handle on dirsync's database; cheap to clone. Its queries are
+/// grouped by what they are about, one repository per aggregate:
+/// [`Store::tenants`], [`Store::runs`], [`Store::directory`] and
+/// [`Store::events`].
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
 }
+
+macro_rules! repository {
+    ($(#[$doc:meta])* $name:ident, $accessor:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name {
+            pool: PgPool,
+        }
+
+        impl Store {
+            $(#[$doc])*
+            pub fn $accessor(&self) -> $name {
+                $name { pool: self.pool.clone() }
+            }
+        }
+    };
+}
+
+repository!(
+    /// Tenants: registration, credentials (sealed), settings, views for the
+    /// API, key rotation and fleet health.
+    Tenants,
+    tenants
+);
+repository!(
+    /// Sync runs: requests, the schedule, leases, chains and checkpoints,
+    /// the removal check, finalize, redelivery, views for the API.
+    Runs,
+    runs
+);
+repository!(
+    /// The synced directory: pages applied exactly once, and read back one
+    /// keyset page at a time.
+    Directory,
+    directory
+);
+repository!(
+    /// Change events: the outbox the writers fill and relay.
+    Events,
+    events
+);
 
 impl Store {
     /// Connects and checks that the database answers, so a wrong address is

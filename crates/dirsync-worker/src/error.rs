@@ -21,9 +21,6 @@ pub enum RunError {
     SliceEnded,
     /// Our own infrastructure failed (database, broker): the run is left to
     /// be resumed from its checkpoints, not failed.
-    /// The writers did not catch up in time: resume later.
-    #[error("writers are behind ({written} of {published} pages written)")]
-    WritersBehind { published: i64, written: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -32,16 +29,9 @@ pub enum RunError {
 
 impl From<OktaError> for RunError {
     fn from(err: OktaError) -> RunError {
-        let code = match &err {
-            OktaError::Unauthorized { .. } => ErrorCode::InvalidToken,
-            OktaError::Forbidden { .. } => ErrorCode::AccessDenied,
-            OktaError::NotFound { .. } | OktaError::Unreachable { .. } => ErrorCode::OrgNotFound,
-            OktaError::InvalidConfig { .. } => ErrorCode::Internal,
-            _ => ErrorCode::OktaUnavailable,
-        };
         // OktaError's text names the path and Okta's error code, never the token.
         RunError::Failed {
-            code,
+            code: err.to_error_code(),
             message: err.to_string(),
         }
     }

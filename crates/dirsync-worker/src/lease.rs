@@ -30,7 +30,7 @@ impl Heartbeat {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(ttl / 3) => {}
                 }
-                match store.heartbeat(run_id, &lease, ttl).await {
+                match store.runs().heartbeat(run_id, &lease, ttl).await {
                     Ok(true) => renewed = Instant::now(),
                     Ok(false) => break,
                     Err(e) => {

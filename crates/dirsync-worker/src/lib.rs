@@ -2,14 +2,17 @@
 
 mod config;
 mod convert;
+mod delivery;
 mod error;
-mod executor;
+mod fetch;
 mod lease;
 mod metrics;
+mod removal_check;
 mod service;
 
 pub use config::{OktaSettings, WorkerConfig};
+pub use delivery::{Handled, process_delivery};
 pub use error::RunError;
-pub use executor::RunExecutor;
+pub use fetch::RunExecutor;
 pub use metrics::WorkerMetrics;
-pub use service::{Handled, WorkerContext, WorkerDeps, process_delivery, run};
+pub use service::{WorkerContext, WorkerDeps, run};

@@ -11,8 +11,8 @@
 //! - a message is unreadable: dead-lettered with a log line saying why.
 
 use dirsync_domain::{ErrorCode, PageFetched, WriterMessage};
-use dirsync_queue::Delivery;
-use dirsync_store::{PageBatch, RowCounts, Store, StoreError};
+use dirsync_queue::{Delivery, Publisher, Topology};
+use dirsync_store::{Finalize, PageBatch, RowCounts, Store, StoreError};
 use std::{collections::BTreeSet, time::Duration};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -29,6 +29,9 @@ pub struct BatchOutcome {
     pub failed_runs: Vec<Uuid>,
     /// Runs finalized by this batch.
     pub finalized: Vec<Uuid>,
+    /// Full runs whose pages this batch completed: their removal check
+    /// was asked of the workers.
+    pub checks_requested: Vec<Uuid>,
     /// The database stayed unreachable past the retry budget (or shutdown
     /// came first): the deliveries not yet written went back to the queue.
     pub requeued: usize,
@@ -46,7 +49,7 @@ pub struct BatchOutcome {
 /// unreachable before it gives the deliveries back to the broker.
 const RETRY_BUDGET: Duration = Duration::from_secs(300);
 
-/// A decoded delivery and its page (none for a `FetchCompleted` notice).
+/// A decoded delivery and its page (none for a notice that a phase ended).
 struct Item {
     delivery: Delivery,
     run_id: Uuid,
@@ -55,9 +58,23 @@ struct Item {
     span: tracing::Span,
 }
 
+/// Where the writer sends the next phase of a run: a full run whose pages
+/// are all written goes to the workers for its removal check.
+#[derive(Clone, Copy)]
+pub struct NextPhase<'a> {
+    pub publisher: &'a Publisher,
+    pub topology: &'a Topology,
+}
+
 /// Applies the deliveries' pages, acks each delivery once its page is
-/// committed, then finalizes every run that may have become complete.
-pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>, shutdown: &CancellationToken) -> BatchOutcome {
+/// committed, then moves on every run that may have become complete:
+/// finalized, or (a full run) its removal check requested.
+pub async fn apply_batch(
+    store: &Store,
+    next: NextPhase<'_>,
+    deliveries: Vec<Delivery>,
+    shutdown: &CancellationToken,
+) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
     let mut items = Vec::with_capacity(deliveries.len());
     let mut traces = crate::spans::RunTraces::default();
@@ -69,7 +86,7 @@ pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>, shutdown: &Ca
                 traces.note(&message, &span);
                 let page = match message {
                     WriterMessage::PageFetched(page) => Some(page),
-                    WriterMessage::FetchCompleted(_) => None,
+                    WriterMessage::FetchCompleted(_) | WriterMessage::RemovalsChecked(_) => None,
                 };
                 items.push(Item {
                     delivery,
@@ -142,7 +159,11 @@ pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>, shutdown: &Ca
                 let _ = item.delivery.dead_letter().await;
                 outcome.poison += 1;
                 let message = format!("{what} could not be stored: {e}");
-                match store.fail_active_run(item.run_id, ErrorCode::Internal, &message).await {
+                match store
+                    .runs()
+                    .fail_active(item.run_id, ErrorCode::Internal, &message)
+                    .await
+                {
                     Ok(true) => outcome.failed_runs.push(item.run_id),
                     Ok(false) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot record the run's failure; the sweep will"),
@@ -152,13 +173,24 @@ pub async fn apply_batch(store: &Store, deliveries: Vec<Delivery>, shutdown: &Ca
     }
     for run_id in runs {
         let span = traces.finalize_span(run_id);
-        match store.try_finalize(run_id).instrument(span.clone()).await {
-            Ok(Some(state)) => {
+        match store.runs().try_finalize(run_id).instrument(span.clone()).await {
+            Ok(Finalize::Done(state)) => {
                 span.record("state", tracing::field::display(&state));
                 tracing::info!(%run_id, %state, "run finalized");
                 outcome.finalized.push(run_id);
             }
-            Ok(None) => {}
+            Ok(Finalize::CheckRemovals(request)) => {
+                span.record("state", "checking removals");
+                match dirsync_request::send(next.publisher, next.topology, &request)
+                    .instrument(span)
+                    .await
+                {
+                    Ok(()) => tracing::info!(%run_id, "every page written; removal check requested"),
+                    Err(e) => tracing::warn!(%run_id, error = %e, "cannot request the removal check; the sweep will"),
+                }
+                outcome.checks_requested.push(run_id);
+            }
+            Ok(Finalize::NotYet) => {}
             // The scheduler's sweep finalizes it once the database is back.
             Err(e) => tracing::warn!(%run_id, error = %e, "finalize failed; the sweep will retry"),
         }
@@ -181,7 +213,7 @@ async fn write_with_retry(
     let mut delay = Duration::from_millis(200);
     loop {
         let batch = PageBatch { pages: pages.clone() };
-        match store.apply_pages(batch).await {
+        match store.directory().apply_pages(batch).await {
             Err(e) if e.is_transient() && tokio::time::Instant::now() + delay < deadline => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "batch not written; retrying");
                 tokio::select! {

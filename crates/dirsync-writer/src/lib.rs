@@ -7,6 +7,6 @@ pub mod relay;
 mod service;
 mod spans;
 
-pub use batch::{BatchOutcome, apply_batch};
+pub use batch::{BatchOutcome, NextPhase, apply_batch};
 pub use config::WriterConfig;
 pub use service::{WriterDeps, run};

@@ -84,7 +84,7 @@ impl WriterMetrics {
         }
         for run_id in outcome.finalized.iter().chain(&outcome.failed_runs) {
             // A failed read only loses the count, never the run.
-            if let Ok(run) = store.run(*run_id).await
+            if let Ok(run) = store.runs().get(*run_id).await
                 && let Some(end) = run.end()
             {
                 self.runs.ended(&end);

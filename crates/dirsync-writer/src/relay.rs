@@ -23,7 +23,7 @@ pub enum RelayError {
 
 /// Publishes one batch of pending events; returns how many.
 pub async fn relay_once(store: &Store, publisher: &Publisher, topology: &Topology) -> Result<usize, RelayError> {
-    let pending = store.pending_events(BATCH).await?;
+    let pending = store.events().pending_events(BATCH).await?;
     if pending.events.is_empty() {
         return Ok(0);
     }

@@ -1,6 +1,6 @@
 //! The writer's consume loop.
 
-use crate::{WriterConfig, apply_batch, metrics::WriterMetrics};
+use crate::{NextPhase, WriterConfig, apply_batch, metrics::WriterMetrics};
 use dirsync_queue::{Broker, Consumer, Delivery, QueueConfig, QueueError};
 use dirsync_store::Store;
 use std::time::Duration;
@@ -44,6 +44,11 @@ async fn session(
 ) -> Result<(), QueueError> {
     let broker = Broker::connect(&deps.queue, "dirsync-writer").await?;
     let mut consumer = broker.consumer(&broker.topology().pages(), config.prefetch, "").await?;
+    let publisher = broker.publisher().await?;
+    let next = NextPhase {
+        publisher: &publisher,
+        topology: broker.topology(),
+    };
     tracing::info!("writer consuming");
     deps.broker_up.set(true);
     let outcome = loop {
@@ -56,7 +61,7 @@ async fn session(
             Err(e) => break Err(e),
         };
         let size = batch.len();
-        let outcome = apply_batch(&deps.store, batch, shutdown).await;
+        let outcome = apply_batch(&deps.store, next, batch, shutdown).await;
         metrics.batch(&deps.store, size, &outcome).await;
         if outcome.requeued > 0 {
             // The database is gone for minutes: let the pages rest in the queue.

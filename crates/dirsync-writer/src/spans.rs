@@ -46,6 +46,13 @@ pub(crate) fn delivery_span(delivery: &Delivery, message: &WriterMessage) -> Spa
             attempt = done.attempt,
             pages = done.pages,
         ),
+        WriterMessage::RemovalsChecked(checked) => tracing::info_span!(
+            parent: None,
+            "removals_checked",
+            tenant_id = %checked.tenant_id,
+            run_id = %checked.run_id,
+            confirmed_gone = checked.confirmed_gone,
+        ),
     };
     delivery.continue_trace(&span);
     span
@@ -114,11 +121,12 @@ pub(crate) struct RunTraces {
 
 impl RunTraces {
     /// Remembers the run of `message`, whose delivery's span is `span`;
-    /// the notice wins over a page: it is what ends the fetch.
+    /// a notice wins over a page: it is what ends a phase.
     pub(crate) fn note(&mut self, message: &WriterMessage, span: &Span) {
         let (run_id, tenant_id, notice) = match message {
             WriterMessage::PageFetched(page) => (page.run_id, page.tenant_id, false),
             WriterMessage::FetchCompleted(done) => (done.run_id, done.tenant_id, true),
+            WriterMessage::RemovalsChecked(checked) => (checked.run_id, checked.tenant_id, true),
         };
         let known = self.runs.get(&run_id).map(|r| r.2);
         if known.is_none() || (notice && known == Some(false)) {

@@ -34,8 +34,10 @@ pub enum Command {
     /// Show a sync run.
     Run(RunArgs),
     /// Serve a simulated Okta org (for tests and trials).
+    #[cfg(feature = "dev-tools")]
     OktaSim(SimArgs),
     /// Sync a simulated org end to end through RabbitMQ and PostgreSQL.
+    #[cfg(feature = "dev-tools")]
     Demo(DemoArgs),
     /// Manage the token encryption keys.
     #[command(subcommand)]
@@ -43,6 +45,7 @@ pub enum Command {
     /// Apply the removals of a run held in `needs_review`.
     ConfirmDeletions { run_id: uuid::Uuid },
     /// Measure: results go to docs/BENCHMARKS.md.
+    #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
     Bench(crate::commands::BenchCommand),
     /// Print the HTTP API's OpenAPI document (`docs/openapi.json` is its output).
@@ -99,6 +102,7 @@ pub struct RunArgs {
     pub run_id: uuid::Uuid,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
 pub struct SimArgs {
     #[arg(long, default_value_t = 8181)]
@@ -114,6 +118,7 @@ pub struct SimArgs {
     pub token: String,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     #[arg(long, default_value_t = 10_000)]

@@ -21,7 +21,7 @@ pub async fn wait_for_run(
     let deadline = tokio::time::Instant::now() + timeout;
     let mut backoff = POLL;
     loop {
-        let run = match store.run(run_id).await {
+        let run = match store.runs().get(run_id).await {
             Ok(run) => run,
             Err(e) if is_connection_problem(&e) && tokio::time::Instant::now() < deadline => {
                 if backoff == POLL {

@@ -186,6 +186,15 @@ async fn settings_credentials_verify_outcomes_deletion_review_and_delete_work_th
 
     api.assert_no_body_contains(&TOKENS);
     let text = logs.text();
+    // Shared with parallel tests: the check below covers this test's
+    // requests only if they were captured.
+    let lines = logs.lines_with(&id);
+    for logged in ["tenant registered", "tenant deleted"] {
+        assert!(
+            lines.iter().any(|l| l.contains(logged)),
+            "{logged:?} for {id}: {lines:#?}"
+        );
+    }
     for token in TOKENS {
         assert!(!text.contains(token), "a token appears in the logs");
     }

@@ -191,7 +191,8 @@ async fn a_tenant_registered_through_the_api_syncs_and_its_directory_reads_back_
     // request is not sent, so it stays queued).
     let (queued, _) = env
         .store
-        .request_run(dirsync_store::NewRun {
+        .runs()
+        .request(dirsync_store::NewRun {
             tenant_id: tenant_id.parse().unwrap(),
             mode: dirsync_domain::SyncMode::Incremental,
             trigger: dirsync_domain::Trigger::Manual,

@@ -46,7 +46,7 @@ async fn keys_rotate_re_encrypts_every_token_under_the_active_key() {
     })
     .unwrap();
     for (tenant, token) in [(a, GOOD), (b, WRONG)] {
-        let (_, back) = env.store.tenant_credentials(&only_new, tenant).await.unwrap();
+        let (_, back) = env.store.tenants().credentials(&only_new, tenant).await.unwrap();
         assert_eq!(secrecy::ExposeSecret::expose_secret(&back), token);
     }
 

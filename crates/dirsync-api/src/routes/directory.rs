@@ -37,8 +37,8 @@ pub(crate) async fn list_users(
         changed_since: since(q.updated_since.as_deref())?,
         include_deleted: q.include_deleted.unwrap_or(false),
     };
-    app.store.tenant_view(id).await?;
-    let rows = app.store.users_page(id, &query).await?;
+    app.store.tenants().view(id).await?;
+    let rows = app.store.directory().users_page(id, &query).await?;
     let (rows, next_cursor) = pagination::split_page(rows, query.limit - 1, |u| {
         pagination::encode(Listing::Users, &u.okta_id)
     });
@@ -66,8 +66,8 @@ pub(crate) async fn list_groups(
         changed_since: since(q.updated_since.as_deref())?,
         include_deleted: q.include_deleted.unwrap_or(false),
     };
-    app.store.tenant_view(id).await?;
-    let rows = app.store.groups_page(id, &query).await?;
+    app.store.tenants().view(id).await?;
+    let rows = app.store.directory().groups_page(id, &query).await?;
     let (rows, next_cursor) = pagination::split_page(rows, query.limit - 1, |g| {
         pagination::encode(Listing::Groups, &g.okta_id)
     });
@@ -99,14 +99,20 @@ pub(crate) async fn list_members(
         changed_since: None,
         include_deleted: q.include_deleted.unwrap_or(false),
     };
-    app.store.tenant_view(id).await?;
-    if !plausible_okta_id(&group_id) || !app.store.group_exists(id, &group_id, query.include_deleted).await? {
+    app.store.tenants().view(id).await?;
+    if !plausible_okta_id(&group_id)
+        || !app
+            .store
+            .directory()
+            .group_exists(id, &group_id, query.include_deleted)
+            .await?
+    {
         return Err(ApiError::NotFound {
             what: "group",
             id: group_id,
         });
     }
-    let rows = app.store.group_members_page(id, &group_id, &query).await?;
+    let rows = app.store.directory().group_members_page(id, &group_id, &query).await?;
     let (rows, next_cursor) = pagination::split_page(rows, query.limit - 1, |u| {
         pagination::encode(Listing::Members, &u.okta_id)
     });

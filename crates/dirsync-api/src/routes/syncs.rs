@@ -42,12 +42,12 @@ pub(crate) async fn start_sync(
     ApiPath(id): ApiPath<Uuid>,
     OptionalJson(body): OptionalJson<StartSync>,
 ) -> Result<Response, ApiError> {
-    app.store.tenant_view(id).await?;
+    app.store.tenants().view(id).await?;
     let mode: SyncMode = body.mode.unwrap_or(SyncModeDto::Full).into();
     let (run, created) = request(&app, id, mode).await?;
     // The run's trace starts here: the request's span is its root.
     tracing::Span::current().record("run_id", tracing::field::display(run.id));
-    let run = app.store.run(run.id).await?;
+    let run = app.store.runs().get(run.id).await?;
     let status = if created {
         tracing::info!(tenant_id = %id, run_id = %run.id, mode = %mode, "manual sync queued");
         StatusCode::ACCEPTED
@@ -73,7 +73,7 @@ async fn request(app: &AppState, tenant_id: Uuid, mode: SyncMode) -> Result<(Run
             mode,
             trigger: Trigger::Manual,
         };
-        Ok::<_, ApiError>(app.store.request_run(new).await?)
+        Ok::<_, ApiError>(app.store.runs().request(new).await?)
     };
     let (publisher, topology) = match app.broker.publisher().await {
         Ok(p) => p,
@@ -121,8 +121,8 @@ pub(crate) async fn list_syncs(
             created_at: c.t,
             id: c.id,
         });
-    app.store.tenant_view(id).await?;
-    let rows = app.store.tenant_runs_page(id, before, limit + 1).await?;
+    app.store.tenants().view(id).await?;
+    let rows = app.store.runs().tenant_runs_page(id, before, limit + 1).await?;
     let (rows, next_cursor) = pagination::split_page(rows, limit, |r| {
         pagination::encode(
             Listing::Runs,
@@ -148,7 +148,7 @@ pub(crate) async fn get_sync(
     State(app): State<AppState>,
     ApiPath(run_id): ApiPath<Uuid>,
 ) -> Result<Json<Run>, ApiError> {
-    Ok(Json(app.store.run(run_id).await?.into()))
+    Ok(Json(app.store.runs().get(run_id).await?.into()))
 }
 
 /// Confirm the deletions of a run that stopped in `needs_review`.
@@ -167,13 +167,13 @@ pub(crate) async fn confirm_deletions(
     State(app): State<AppState>,
     ApiPath(run_id): ApiPath<Uuid>,
 ) -> Result<Json<Run>, ApiError> {
-    match app.store.confirm_deletions(run_id).await? {
+    match app.store.runs().confirm_deletions(run_id).await? {
         Some(run) => {
             tracing::info!(run_id = %run_id, tenant_id = %run.tenant_id, "deletions confirmed");
-            Ok(Json(app.store.run(run_id).await?.into()))
+            Ok(Json(app.store.runs().get(run_id).await?.into()))
         }
         None => {
-            let run = app.store.run(run_id).await?;
+            let run = app.store.runs().get(run_id).await?;
             let state: RunState = run.state.0;
             Err(ApiError::Conflict {
                 code: "conflict",

@@ -49,7 +49,8 @@ pub(crate) async fn create_tenant(
     let url = checked_url(&app, &body.okta_url).await?;
     let created = app
         .store
-        .create_tenant(
+        .tenants()
+        .create(
             &app.cipher,
             NewTenant {
                 name: &name,
@@ -59,7 +60,7 @@ pub(crate) async fn create_tenant(
         )
         .await?;
     tracing::info!(tenant_id = %created.id, "tenant registered");
-    let tenant = tenant(&app, app.store.tenant_view(created.id).await?).await?;
+    let tenant = tenant(&app, app.store.tenants().view(created.id).await?).await?;
     let location = format!("/v1/tenants/{}", tenant.id);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(tenant)).into_response())
 }
@@ -80,7 +81,7 @@ pub(crate) async fn list_tenants(
         .as_deref()
         .map(|c| pagination::decode::<Uuid>(Listing::Tenants, c))
         .transpose()?;
-    let rows = app.store.tenants_page(after, limit + 1).await?;
+    let rows = app.store.tenants().page(after, limit + 1).await?;
     let (rows, next_cursor) = pagination::split_page(rows, limit, |t| pagination::encode(Listing::Tenants, &t.id));
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
@@ -100,7 +101,7 @@ pub(crate) async fn get_tenant(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<TenantDetail>, ApiError> {
-    let view = app.store.tenant_view(id).await?;
+    let view = app.store.tenants().view(id).await?;
     Ok(Json(detail(&app, view).await?))
 }
 
@@ -120,7 +121,7 @@ pub(crate) async fn update_tenant(
     ApiJson(body): ApiJson<UpdateSettings>,
 ) -> Result<Json<TenantDetail>, ApiError> {
     let patch = checked_settings(&app, body).await?;
-    let view = app.store.update_tenant_settings(id, &patch).await?;
+    let view = app.store.tenants().update_settings(id, &patch).await?;
     Ok(Json(detail(&app, view).await?))
 }
 
@@ -140,15 +141,21 @@ pub(crate) async fn replace_credentials(
     ApiJson(body): ApiJson<ReplaceCredentials>,
 ) -> Result<Json<Tenant>, ApiError> {
     let token = checked_token(&body.api_token)?;
-    let current = app.store.tenant_view(id).await?;
+    let current = app.store.tenants().view(id).await?;
     let url = match &body.okta_url {
         Some(url) => checked_url(&app, url).await?,
         None => current.okta_url.clone(),
     };
-    app.store.replace_credentials(&app.cipher, id, &url, &token).await?;
-    app.store.forget_token_health(id, url != current.okta_url).await?;
+    app.store
+        .tenants()
+        .replace_credentials(&app.cipher, id, &url, &token)
+        .await?;
+    app.store
+        .tenants()
+        .forget_token_health(id, url != current.okta_url)
+        .await?;
     tracing::info!(tenant_id = %id, "tenant credentials replaced");
-    Ok(Json(tenant(&app, app.store.tenant_view(id).await?).await?))
+    Ok(Json(tenant(&app, app.store.tenants().view(id).await?).await?))
 }
 
 /// Delete a tenant with everything synced for it (runs, users, groups,
@@ -162,7 +169,7 @@ pub(crate) async fn delete_tenant(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    if !app.store.delete_tenant(id).await? {
+    if !app.store.tenants().delete(id).await? {
         return Err(ApiError::NotFound {
             what: "tenant",
             id: id.to_string(),
@@ -187,12 +194,13 @@ pub(crate) async fn verify_tenant(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Verification>, ApiError> {
-    let (url, token) = app.store.tenant_credentials(&app.cipher, id).await?;
+    let (url, token) = app.store.tenants().credentials(&app.cipher, id).await?;
     let (verification, ok) = verify::verify(&url, token, &app.url_policy, &app.okta_client)
         .await
         .map_err(ApiError::internal)?;
     if ok {
         app.store
+            .tenants()
             .record_okta_success(id, verification.org_id.as_deref())
             .await?;
     }
@@ -202,12 +210,12 @@ pub(crate) async fn verify_tenant(
 
 async fn tenant(app: &AppState, view: TenantView) -> Result<Tenant, ApiError> {
     let now = OffsetDateTime::now_utc();
-    let next = app.store.next_scheduled_run(view.id).await?;
+    let next = app.store.runs().next_scheduled_run(view.id).await?;
     Ok(Tenant::new(view, next, now))
 }
 
 async fn detail(app: &AppState, view: TenantView) -> Result<TenantDetail, ApiError> {
-    let (last, active) = app.store.latest_run_views(view.id).await?;
+    let (last, active) = app.store.runs().latest_run_views(view.id).await?;
     Ok(TenantDetail {
         tenant: tenant(app, view).await?,
         last_run: last.map(Run::from),
@@ -272,7 +280,7 @@ async fn checked_settings(app: &AppState, body: UpdateSettings) -> Result<Tenant
     let time_zone = match body.time_zone {
         Some(Some(zone)) => {
             let plain = zone.chars().count() <= 64 && !zone.chars().any(char::is_control);
-            let known = plain && app.store.is_known_time_zone(&zone).await?;
+            let known = plain && app.store.tenants().is_known_time_zone(&zone).await?;
             if !known {
                 return Err(ApiError::invalid(
                     "time_zone",

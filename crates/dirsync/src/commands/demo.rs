@@ -74,7 +74,7 @@ pub async fn run_demo(config: &Config, args: &DemoArgs, shutdown: CancellationTo
     let run = result?;
     let summary = DemoSummary {
         state: run.state(),
-        counts: store.directory_counts(tenant_id).await?,
+        counts: store.directory().directory_counts(tenant_id).await?,
         okta_requests: sim.requests().total(),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -105,11 +105,14 @@ async fn register_tenant(
     token: SecretString,
 ) -> anyhow::Result<uuid::Uuid> {
     let url = sim.base_url().as_str().trim_end_matches('/').to_owned();
-    match store.find_tenant(DEMO_TENANT).await {
+    match store.tenants().find(DEMO_TENANT).await {
         Ok(tenant) => {
-            store.replace_credentials(cipher, tenant.id, &url, &token).await?;
+            store
+                .tenants()
+                .replace_credentials(cipher, tenant.id, &url, &token)
+                .await?;
             // A run left active by an interrupted demo points at a dead simulator.
-            store.supersede_active_runs(tenant.id).await?;
+            store.runs().supersede_active(tenant.id).await?;
             Ok(tenant.id)
         }
         Err(dirsync_store::StoreError::NotFound { .. }) => {
@@ -118,7 +121,7 @@ async fn register_tenant(
                 okta_url: &url,
                 api_token: &token,
             };
-            Ok(store.create_tenant(cipher, new).await?.id)
+            Ok(store.tenants().create(cipher, new).await?.id)
         }
         Err(e) => Err(e.into()),
     }

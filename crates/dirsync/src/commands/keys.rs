@@ -24,7 +24,7 @@ pub(super) async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<()>
 pub async fn rotate_keys(config: &Config) -> anyhow::Result<(KeyRotation, String)> {
     let cipher = super::cipher(config)?;
     let store = super::connect(config).await?;
-    let report = store.rotate_token_keys(&cipher).await?;
+    let report = store.tenants().rotate_token_keys(&cipher).await?;
     let line = format!(
         "re-encrypted {} token(s) under key `{}`; {} already were",
         report.re_encrypted,

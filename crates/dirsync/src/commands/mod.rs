@@ -1,14 +1,21 @@
-//! One function per subcommand.
+//! One function per subcommand. `demo`, `bench` and `okta-sim` exist only
+//! with the `dev-tools` feature: they link the Okta simulator and throwaway
+//! test databases, which the release build leaves out.
 
+#[cfg(feature = "dev-tools")]
 mod bench;
+#[cfg(feature = "dev-tools")]
 mod demo;
 mod keys;
 mod roles;
+#[cfg(feature = "dev-tools")]
 mod sim;
 mod sync;
 mod tenant;
 
+#[cfg(feature = "dev-tools")]
 pub use bench::BenchCommand;
+#[cfg(feature = "dev-tools")]
 pub use demo::{DemoSummary, run_demo};
 pub use keys::rotate_keys;
 pub use roles::{Roles, run_roles};
@@ -27,9 +34,7 @@ use tokio_util::sync::CancellationToken;
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     let mut log = config.log.clone();
-    if matches!(cli.command, Command::Demo(_) | Command::Sync(_) | Command::Bench(_))
-        && log.filter == dirsync_telemetry::LogConfig::default().filter
-    {
+    if is_interactive(&cli.command) && log.filter == dirsync_telemetry::LogConfig::default().filter {
         // Interactive commands show a progress line; logs would scroll it away.
         log.filter = "warn".into();
     }
@@ -50,6 +55,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     outcome
 }
 
+/// Commands that draw a progress line.
+fn is_interactive(command: &Command) -> bool {
+    match command {
+        Command::Sync(_) => true,
+        #[cfg(feature = "dev-tools")]
+        Command::Demo(_) | Command::Bench(_) => true,
+        _ => false,
+    }
+}
+
 /// This process as traces show it: the subcommand and the roles it runs.
 fn process(command: &Command) -> dirsync_telemetry::Process {
     let none = Roles {
@@ -68,9 +83,12 @@ fn process(command: &Command) -> dirsync_telemetry::Process {
         Command::Tenant(_) => ("tenant", none),
         Command::Sync(_) => ("sync", none),
         Command::Run(_) => ("run", none),
+        #[cfg(feature = "dev-tools")]
         Command::OktaSim(_) => ("okta-sim", none),
         // Both run the pipeline in this process.
+        #[cfg(feature = "dev-tools")]
         Command::Demo(_) => ("demo", Roles::PIPELINE),
+        #[cfg(feature = "dev-tools")]
         Command::Bench(_) => ("bench", Roles::PIPELINE),
         Command::Keys(_) => ("keys", none),
         Command::ConfirmDeletions { .. } => ("confirm-deletions", none),
@@ -125,21 +143,24 @@ async fn run(config: &Config, command: Command, shutdown: CancellationToken) -> 
         Command::Sync(args) => return sync::run(config, args).await,
         Command::Run(args) => {
             let store = connect(config).await?;
-            let run = store.run(args.run_id).await?;
+            let run = store.runs().get(args.run_id).await?;
             println!("{}", crate::progress::progress_line(&run));
             println!("{}", crate::progress::outcome(&run).0);
         }
+        #[cfg(feature = "dev-tools")]
         Command::OktaSim(args) => sim::run(args, shutdown).await?,
         Command::Keys(cmd) => keys::run(config, cmd).await?,
         Command::ConfirmDeletions { run_id } => {
             let store = connect(config).await?;
-            match store.confirm_deletions(run_id).await? {
+            match store.runs().confirm_deletions(run_id).await? {
                 Some(run) => println!("{}", crate::progress::outcome(&run).0),
                 None => anyhow::bail!("run {run_id} is not waiting for a deletion review"),
             }
         }
+        #[cfg(feature = "dev-tools")]
         Command::Bench(cmd) => bench::run(config, cmd, shutdown).await?,
         Command::Openapi => unreachable!("answered above"),
+        #[cfg(feature = "dev-tools")]
         Command::Demo(args) => {
             run_demo(config, &args, shutdown).await?;
         }

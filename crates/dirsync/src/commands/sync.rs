@@ -11,7 +11,7 @@ use std::{process::ExitCode, time::Duration};
 
 pub(super) async fn run(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let store = super::connect(config).await?;
-    let tenant = store.find_tenant(&args.tenant).await?;
+    let tenant = store.tenants().find(&args.tenant).await?;
     let mode = match args.mode {
         ModeArg::Full => SyncMode::Full,
         ModeArg::Incremental => SyncMode::Incremental,

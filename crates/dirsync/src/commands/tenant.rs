@@ -21,7 +21,7 @@ pub(super) async fn run(config: &Config, cmd: TenantCommand) -> anyhow::Result<(
         TenantCommand::List => {
             let now = time::OffsetDateTime::now_utc();
             println!("id\tname\tinstance URL\tlast Okta success\ttoken lapses");
-            for t in store.list_tenants().await? {
+            for t in store.tenants().list().await? {
                 let show = |d: Option<time::OffsetDateTime>| d.map_or_else(|| "never".into(), |d| d.date().to_string());
                 let lapses = show(dirsync_domain::token_lapses_at(t.last_okta_success_at));
                 let flag = if dirsync_domain::token_lapse_warning(t.last_okta_success_at, now) {
@@ -58,7 +58,8 @@ pub async fn add_tenant(
     );
     let url = url.as_url().as_str().trim_end_matches('/').to_owned();
     Ok(store
-        .create_tenant(
+        .tenants()
+        .create(
             cipher,
             NewTenant {
                 name,

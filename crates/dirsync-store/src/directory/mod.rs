@@ -1,0 +1,229 @@
+//! The directory rows a writer batch applies, in one transaction: pages
+//! claimed exactly once ([`pages`]), rows upserted set-based, skipping
+//! unchanged ones, each change with its event ([`upserts`]).
+
+mod pages;
+mod reads;
+mod upserts;
+
+use pages::{add_tallies, claim_pages, record_seen};
+pub use reads::{DirectoryQuery, GroupRow, UserRow};
+use upserts::{insert_members, upsert_groups, upsert_users};
+
+use crate::{Directory, StoreError, events::EventRow};
+use dirsync_domain::{GroupRecord, PageFetched, PagePayload, UserRecord};
+use std::collections::{BTreeMap, BTreeSet};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The pages of one writer batch, applied in one transaction.
+pub struct PageBatch<'a> {
+    pub pages: Vec<&'a PageFetched>,
+}
+
+/// What a batch did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct WrittenBatch {
+    /// Pages applied now.
+    pub applied: usize,
+    /// Pages that had been applied before (redelivery or refetch): skipped.
+    pub duplicates: usize,
+    /// Runs that got pages in this batch; each may now be complete.
+    pub runs: BTreeSet<Uuid>,
+    pub users_changed: u64,
+    pub groups_changed: u64,
+    pub memberships_added: u64,
+    /// Pages applied now, by kind: users, groups, memberships.
+    pub pages_by_kind: [u64; 3],
+    /// What writing did to the batch's rows, by kind (same order).
+    pub rows: [RowCounts; 3],
+    /// Change events put in the outbox.
+    pub events: u64,
+}
+
+/// Rows of one kind in a batch, by what writing them did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Stored already as they are (or older than what is stored).
+    pub unchanged: u64,
+}
+
+impl RowCounts {
+    fn of(rows: usize, changed: u64, inserted: u64) -> RowCounts {
+        RowCounts {
+            inserted,
+            updated: changed.saturating_sub(inserted),
+            unchanged: (rows as u64).saturating_sub(changed),
+        }
+    }
+}
+
+/// Per-run tallies accumulated over a batch.
+#[derive(Default)]
+struct RunTally {
+    users_seen: i64,
+    groups_seen: i64,
+    memberships_seen: i64,
+    users_changed: i64,
+    groups_changed: i64,
+    memberships_added: i64,
+}
+
+/// What a tenant's synced directory holds, for summaries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DirectoryCounts {
+    pub users_by_status: BTreeMap<String, i64>,
+    pub groups: i64,
+    pub memberships: i64,
+}
+
+impl Directory {
+    /// Applies pages not applied before, in one transaction, rows sorted by
+    /// key so concurrent writers lock in the same order (no deadlocks).
+    /// Every row actually changed leaves a change event in the outbox, in
+    /// the same transaction.
+    pub async fn apply_pages(&self, batch: PageBatch<'_>) -> Result<WrittenBatch, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = claim_pages(&mut tx, &batch.pages).await?;
+        let mut written = WrittenBatch {
+            applied: fresh.len(),
+            duplicates: batch.pages.len() - fresh.len(),
+            ..Default::default()
+        };
+        let mut rows = BatchRows::default();
+        for (page, again) in &fresh {
+            written.runs.insert(page.run_id);
+            written.pages_by_kind[page.payload.kind_index()] += 1;
+            rows.add(page, !again);
+        }
+        let mut events = Vec::new();
+        let created = |events: &[EventRow]| events.iter().filter(|e| e.event_type.ends_with(".created")).count() as u64;
+        for (run, event) in upsert_users(&mut tx, &rows.users).await? {
+            rows.tally(run).users_changed += 1;
+            written.users_changed += 1;
+            events.extend(event);
+        }
+        let users_inserted = created(&events);
+        let before_groups = events.len();
+        for (run, event) in upsert_groups(&mut tx, &rows.groups).await? {
+            rows.tally(run).groups_changed += 1;
+            written.groups_changed += 1;
+            events.extend(event);
+        }
+        let groups_inserted = created(&events[before_groups..]);
+        for event in insert_members(&mut tx, &rows.members).await? {
+            rows.tally(event.run_id).memberships_added += 1;
+            written.memberships_added += 1;
+            events.push(event);
+        }
+        written.rows = [
+            RowCounts::of(rows.users.len(), written.users_changed, users_inserted),
+            RowCounts::of(rows.groups.len(), written.groups_changed, groups_inserted),
+            RowCounts::of(rows.members.len(), written.memberships_added, written.memberships_added),
+        ];
+        written.events = events.len() as u64;
+        record_seen(&mut tx, &rows).await?;
+        crate::events::insert_events(&mut tx, &events).await?;
+        add_tallies(&mut tx, &rows.tallies).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    pub async fn directory_counts(&self, tenant_id: Uuid) -> Result<DirectoryCounts, StoreError> {
+        let by_status: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, count(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL GROUP BY status ORDER BY status",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let (groups,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM groups WHERE tenant_id = $1 AND deleted_at IS NULL")
+                .bind(tenant_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let (memberships,): (i64,) = sqlx::query_as("SELECT count(*) FROM group_members WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(DirectoryCounts {
+            users_by_status: by_status.into_iter().collect(),
+            groups,
+            memberships,
+        })
+    }
+}
+
+pub(super) type Key<'a> = (Uuid, &'a str);
+
+/// A batch's rows, deduplicated (Okta repeats a row across pages when data
+/// moves mid-listing: last wins) and sorted by key.
+#[derive(Default)]
+struct BatchRows<'a> {
+    users: BTreeMap<Key<'a>, (Uuid, &'a UserRecord)>,
+    groups: BTreeMap<Key<'a>, (Uuid, &'a GroupRecord)>,
+    members: BTreeSet<(Uuid, &'a str, &'a str, Uuid)>,
+    tallies: BTreeMap<Uuid, RunTally>,
+}
+
+impl<'a> BatchRows<'a> {
+    /// Adds a page's rows; `count` is false for a page applied again after a
+    /// takeover, whose rows the run has already counted as seen.
+    fn add(&mut self, page: &'a PageFetched, count: bool) {
+        let tally = self.tallies.entry(page.run_id).or_default();
+        let tally = if count { tally } else { &mut RunTally::default() };
+        match &page.payload {
+            PagePayload::Users { users } => {
+                tally.users_seen += users.len() as i64;
+                for u in users {
+                    keep_newest(
+                        &mut self.users,
+                        (page.tenant_id, u.okta_id.as_str()),
+                        (page.run_id, u),
+                        |u| u.last_updated,
+                    );
+                }
+            }
+            PagePayload::Groups { groups } => {
+                tally.groups_seen += groups.len() as i64;
+                for g in groups {
+                    keep_newest(
+                        &mut self.groups,
+                        (page.tenant_id, g.okta_id.as_str()),
+                        (page.run_id, g),
+                        |g| g.last_updated,
+                    );
+                }
+            }
+            PagePayload::Members { group_id, user_ids } => {
+                tally.memberships_seen += user_ids.len() as i64;
+                for u in user_ids {
+                    self.members
+                        .insert((page.tenant_id, group_id.as_str(), u.as_str(), page.run_id));
+                }
+            }
+        }
+    }
+
+    fn tally(&mut self, run: Uuid) -> &mut RunTally {
+        self.tallies.entry(run).or_default()
+    }
+}
+
+/// Keeps the version of a record with the newest `lastUpdated` (the later
+/// one on a tie: pages are in delivery order), so a batch holding a record
+/// twice never stores the older one.
+fn keep_newest<'a, R>(
+    rows: &mut BTreeMap<Key<'a>, (Uuid, &'a R)>,
+    key: Key<'a>,
+    row: (Uuid, &'a R),
+    last_updated: impl Fn(&R) -> Option<OffsetDateTime>,
+) {
+    match rows.get(&key) {
+        Some((_, kept)) if last_updated(kept) > last_updated(row.1) => {}
+        _ => {
+            rows.insert(key, row);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Requests sent again: a run whose request nobody took, whose worker
+//! died, or whose removal check nobody took gets its request published once
+//! more, after a delay that doubles with every resend (a long backlog is
+//! not a lost message, and must not be flooded with copies).
+
+use crate::{Runs, StoreError};
+use dirsync_domain::{CheckRemovals, SyncMode, SyncRequested, Trigger, WorkerMessage};
+use sqlx::FromRow;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A message for the workers and the queue it goes to (the run's trigger
+/// decides: manual runs have their own queue, taken first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkRequest {
+    pub message: WorkerMessage,
+    pub trigger: Trigger,
+}
+
+/// Resends of one request are at most this far apart.
+const MAX_RESEND_INTERVAL: Duration = Duration::from_secs(3600);
+
+#[derive(FromRow)]
+struct Orphan {
+    id: Uuid,
+    tenant_id: Uuid,
+    mode: String,
+    trigger: String,
+    attempt: i32,
+    /// The fetch ended: what is missing is the removal check.
+    fetched: bool,
+}
+
+impl Runs {
+    /// Requests to send again: runs whose worker vanished (lease expired),
+    /// whose request may have been lost (queued for longer than
+    /// `stale_after`), or whose removal check nobody took for that long.
+    /// Each is marked resent; the next resend of the same request waits
+    /// twice as long (up to an hour). Claiming is conditional, so a
+    /// duplicate request is harmless.
+    pub async fn runs_to_redeliver(&self, stale_after: Duration) -> Result<Vec<WorkRequest>, StoreError> {
+        let rows: Vec<Orphan> = sqlx::query_as(
+            "WITH orphans AS (
+                 SELECT id FROM sync_runs
+                 WHERE ((state = 'running' AND fetch_completed_at IS NULL AND lease_expires_at < now())
+                     OR (state = 'queued' AND created_at < now() - make_interval(secs => $1))
+                     OR (state = 'running' AND mode = 'full' AND removals_checked_at IS NULL
+                         AND removals_requested_at < now() - make_interval(secs => $1)
+                         AND (lease_expires_at IS NULL OR lease_expires_at < now())))
+                   AND (request_resent_at IS NULL OR request_resent_at
+                        < now() - make_interval(secs => least($1 * power(2, request_resends), $2)))
+                 ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+             UPDATE sync_runs r SET request_resent_at = now(), request_resends = request_resends + 1
+             FROM orphans WHERE r.id = orphans.id
+             RETURNING r.id, r.tenant_id, r.mode, r.trigger, r.attempt, r.fetch_completed_at IS NOT NULL AS fetched",
+        )
+        .bind(stale_after.as_secs_f64())
+        .bind(MAX_RESEND_INTERVAL.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let message = if row.fetched {
+                    WorkerMessage::CheckRemovals(CheckRemovals {
+                        tenant_id: row.tenant_id,
+                        run_id: row.id,
+                    })
+                } else {
+                    WorkerMessage::SyncRequested(SyncRequested {
+                        tenant_id: row.tenant_id,
+                        run_id: row.id,
+                        mode: row.mode.parse::<SyncMode>().map_err(StoreError::corrupt)?,
+                        attempt: row.attempt as u32 + 1,
+                    })
+                };
+                Ok(WorkRequest {
+                    message,
+                    trigger: row.trigger.parse().map_err(StoreError::corrupt)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,124 @@
+//! How a full run's removals are decided with Okta: once every page is
+//! written, the stored users and groups the run did not see are the
+//! candidates; a worker asks Okta for each by id, and only a 404 counts.
+
+use super::Lease;
+use crate::{Runs, StoreError};
+use uuid::Uuid;
+
+/// The two kinds of directory rows a run confirms gone by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    User,
+    Group,
+}
+
+impl RowKind {
+    /// Its code in `sync_seen`, `sync_removals` and `sync_held_removals`.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            RowKind::User => "u",
+            RowKind::Group => "g",
+        }
+    }
+
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            RowKind::User => "users",
+            RowKind::Group => "groups",
+        }
+    }
+
+    /// The `group_members` column that names a row of this kind.
+    pub(crate) fn member_column(self) -> &'static str {
+        match self {
+            RowKind::User => "user_id",
+            RowKind::Group => "group_id",
+        }
+    }
+
+    /// The change event of its removal.
+    pub(crate) fn deleted_event(self) -> &'static str {
+        match self {
+            RowKind::User => "user.deleted",
+            RowKind::Group => "group.deleted",
+        }
+    }
+}
+
+impl Runs {
+    /// Users (`kind` `u`) or groups (`g`) stored for the tenant that this
+    /// full run has not seen: the candidates for removal, each to be
+    /// confirmed with Okta by id.
+    pub async fn unseen(&self, run_id: Uuid, tenant_id: Uuid, kind: RowKind) -> Result<Vec<String>, StoreError> {
+        let table = kind.table();
+        let ids: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            // EXCEPT hashes both sides whatever the (often stale) statistics
+            // of the young sync_seen rows say; a NOT EXISTS planned as a
+            // nested loop took 10 s at 10,000 users.
+            "SELECT okta_id FROM {table} WHERE tenant_id = $2 AND deleted_at IS NULL
+             EXCEPT
+             SELECT okta_id FROM sync_seen WHERE run_id = $1 AND kind = $3
+             ORDER BY okta_id"
+        )))
+        .bind(run_id)
+        .bind(tenant_id)
+        .bind(kind.code())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Ends the removal check under the lease: records the users and
+    /// groups Okta confirmed gone and lets the lease go, in one
+    /// transaction. `false`: the lease was lost (another worker checks).
+    pub async fn complete_removal_check(
+        &self,
+        run_id: Uuid,
+        lease: &Lease,
+        confirmed: &ConfirmedGone,
+        okta_requests: u64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE sync_runs SET removals_checked_at = now(), okta_requests = okta_requests + $4,
+                    lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' AND removals_checked_at IS NULL",
+        )
+        .bind(run_id)
+        .bind(&lease.owner)
+        .bind(lease.attempt as i32)
+        .bind(okta_requests as i64)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for (kind, ids) in [(RowKind::User, &confirmed.users), (RowKind::Group, &confirmed.groups)] {
+            sqlx::query(
+                "INSERT INTO sync_removals (run_id, kind, okta_id) SELECT $1, $3, id FROM UNNEST($2::text[]) AS id
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(ids)
+            .bind(kind.code())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// What Okta confirmed gone by id (404 `E0000007`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfirmedGone {
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl ConfirmedGone {
+    pub fn total(&self) -> usize {
+        self.users.len() + self.groups.len()
+    }
+}

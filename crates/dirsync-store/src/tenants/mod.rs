@@ -1,0 +1,177 @@
+//! Tenants: a customer org registered with its instance URL and its API
+//! token (sealed, see `cipher`), found by id or name; changed in
+//! [`settings`], re-keyed in [`keys`], shown to the API in [`views`], and
+//! watched in [`health`].
+
+mod health;
+mod keys;
+mod settings;
+mod views;
+
+pub use health::{FleetHealth, TenantHealth};
+pub use keys::KeyRotation;
+pub use settings::TenantSettingsPatch;
+pub use views::TenantView;
+
+use crate::{StoreError, Tenants, TokenCipher};
+use secrecy::SecretString;
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A tenant as everyone but the worker sees it: no token.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub okta_url: String,
+    pub okta_org_id: Option<String>,
+    pub last_okta_success_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+pub struct NewTenant<'a> {
+    pub name: &'a str,
+    /// Already validated and normalised by the caller.
+    pub okta_url: &'a str,
+    pub api_token: &'a SecretString,
+}
+
+impl Tenants {
+    pub async fn create(&self, cipher: &TokenCipher, new: NewTenant<'_>) -> Result<Tenant, StoreError> {
+        let id = Uuid::now_v7();
+        let (key_id, sealed) = cipher.encrypt(id, new.okta_url, new.api_token);
+        let mut tx = self.pool.begin().await?;
+        keys::record_key_fingerprint(&mut tx, cipher).await?;
+        let minute = crate::runs::pick_schedule_minute(&mut tx, id, None).await?;
+        let tenant = sqlx::query_as::<_, Tenant>(
+            "INSERT INTO tenants (id, name, okta_url, token_ciphertext, token_key_id, schedule_minute, token_aad_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id, name, okta_url, okta_org_id, last_okta_success_at, created_at",
+        )
+        .bind(id)
+        .bind(new.name)
+        .bind(new.okta_url)
+        .bind(sealed)
+        .bind(key_id)
+        .bind(minute)
+        .bind(crate::cipher::AAD_VERSION)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    pub async fn replace_credentials(
+        &self,
+        cipher: &TokenCipher,
+        tenant_id: Uuid,
+        okta_url: &str,
+        api_token: &SecretString,
+    ) -> Result<(), StoreError> {
+        let (key_id, sealed) = cipher.encrypt(tenant_id, okta_url, api_token);
+        let mut tx = self.pool.begin().await?;
+        keys::record_key_fingerprint(&mut tx, cipher).await?;
+        let done = sqlx::query(
+            "UPDATE tenants SET okta_url = $2, token_ciphertext = $3, token_key_id = $4, token_aad_version = $5,
+                    updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(tenant_id)
+        .bind(okta_url)
+        .bind(sealed)
+        .bind(key_id)
+        .bind(crate::cipher::AAD_VERSION)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: "tenant",
+                id: tenant_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Tenant, StoreError> {
+        sqlx::query_as::<_, Tenant>(
+            "SELECT id, name, okta_url, okta_org_id, last_okta_success_at, created_at FROM tenants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "tenant",
+            id: id.to_string(),
+        })
+    }
+
+    /// A tenant by id, or by name when the name is unique.
+    pub async fn find(&self, id_or_name: &str) -> Result<Tenant, StoreError> {
+        if let Ok(id) = id_or_name.parse::<Uuid>() {
+            return self.get(id).await;
+        }
+        let mut found = sqlx::query_as::<_, Tenant>(
+            "SELECT id, name, okta_url, okta_org_id, last_okta_success_at, created_at
+             FROM tenants WHERE name = $1 ORDER BY created_at LIMIT 2",
+        )
+        .bind(id_or_name)
+        .fetch_all(&self.pool)
+        .await?;
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(StoreError::NotFound {
+                what: "tenant",
+                id: id_or_name.to_owned(),
+            }),
+            _ => Err(StoreError::NotFound {
+                what: "unique tenant named",
+                id: id_or_name.to_owned(),
+            }),
+        }
+    }
+
+    /// The tenant's instance URL and decrypted token, for the worker alone.
+    pub async fn credentials(
+        &self,
+        cipher: &TokenCipher,
+        tenant_id: Uuid,
+    ) -> Result<(String, SecretString), StoreError> {
+        let row: Option<(String, Vec<u8>, String, i16)> = sqlx::query_as(
+            "SELECT okta_url, token_ciphertext, token_key_id, token_aad_version FROM tenants WHERE id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (url, sealed, key_id, version) = row.ok_or_else(|| StoreError::NotFound {
+            what: "tenant",
+            id: tenant_id.to_string(),
+        })?;
+        // Sealed for the URL it was given with: a URL changed behind our back
+        // makes this fail rather than send the token elsewhere.
+        let token = cipher.decrypt(tenant_id, &url, version, &key_id, &sealed)?;
+        Ok((url, token))
+    }
+
+    /// Okta answered this tenant's token: the token's 30-day idle clock restarts.
+    pub async fn record_okta_success(&self, tenant_id: Uuid, org_id: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tenants SET last_okta_success_at = now(), okta_org_id = coalesce($2, okta_org_id)
+             WHERE id = $1",
+        )
+        .bind(tenant_id)
+        .bind(org_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(sqlx::query_as::<_, Tenant>(
+            "SELECT id, name, okta_url, okta_org_id, last_okta_success_at, created_at FROM tenants ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,113 @@
+//! Planning a run's chains and the first page of each: a full run splits
+//! its users into `lastUpdated` ranges paged side by side, plus a catch-up
+//! chain; an incremental run lists only what changed since its window.
+
+use super::RunExecutor;
+use crate::RunError;
+use dirsync_domain::{Chain, SyncMode};
+use std::time::Duration;
+use time::OffsetDateTime;
+use url::Url;
+
+/// Every user, whatever the status: a plain listing leaves DEPROVISIONED
+/// users out, any filter brings them in, and no user predates the epoch.
+const EPOCH: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+/// How far the catch-up chain reaches back before the run began (on Okta's
+/// clock, from its `Date` header, whose resolution is a second): a write
+/// Okta stamped just before it answered is still seen.
+const CATCH_UP_OVERLAP: Duration = Duration::from_secs(60);
+
+/// Okta's filter timestamp format: `2024-03-01T12:34:56.000Z`.
+fn okta_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+impl RunExecutor<'_> {
+    /// The run's chains and the first page of each. A full run splits its
+    /// users into `lastUpdated` ranges of about equal size (from the users
+    /// stored by earlier runs), paged side by side; the last range is open,
+    /// and a catch-up chain afterwards lists whoever changed since the run
+    /// began, so a user who moves between ranges mid-run is never lost.
+    pub(super) async fn plan(&self, okta_now: OffsetDateTime) -> Result<Vec<(Chain, String)>, RunError> {
+        let groups = (Chain::Groups, self.first_url(&Chain::Groups).to_string());
+        if self.run.mode == SyncMode::Incremental {
+            return Ok(vec![(Chain::Users, self.first_url(&Chain::Users).to_string()), groups]);
+        }
+        let began = okta_now - CATCH_UP_OVERLAP;
+        let points = self
+            .ctx
+            .deps
+            .store
+            .runs()
+            .user_split_points(
+                self.run.tenant_id,
+                self.ctx.config.user_slices,
+                self.ctx.config.min_users_per_slice,
+            )
+            .await?;
+        let size = self.ctx.config.users_page_size;
+        let mut plan = Vec::with_capacity(points.len() + 3);
+        for index in 0..=points.len() {
+            let lower = if index == 0 { EPOCH } else { points[index - 1] };
+            let filter = match points.get(index) {
+                Some(upper) => format!(
+                    r#"lastUpdated gt "{}" and lastUpdated le "{}""#,
+                    okta_time(lower),
+                    okta_time(*upper)
+                ),
+                None => format!(r#"lastUpdated gt "{}""#, okta_time(lower)),
+            };
+            let chain = Chain::UsersSlice { index: index as u16 };
+            plan.push((chain, self.client.users_url(Some(&filter), size).to_string()));
+        }
+        if !points.is_empty() {
+            let filter = format!(r#"lastUpdated gt "{}""#, okta_time(began));
+            plan.push((
+                Chain::UsersCatchUp,
+                self.client.users_url(Some(&filter), size).to_string(),
+            ));
+        }
+        plan.push(groups);
+        Ok(plan)
+    }
+
+    /// Incremental runs list only what changed after this instant; full
+    /// runs everything.
+    pub(super) fn since(&self) -> Option<OffsetDateTime> {
+        match self.run.mode {
+            SyncMode::Full => None,
+            SyncMode::Incremental => self.run.changed_since,
+        }
+    }
+
+    pub(super) fn first_url(&self, chain: &Chain) -> Url {
+        let since = okta_time(self.since().unwrap_or(EPOCH));
+        match chain {
+            Chain::Users | Chain::UsersSlice { .. } | Chain::UsersCatchUp => {
+                let filter = format!(r#"lastUpdated gt "{since}""#);
+                self.client.users_url(Some(&filter), self.ctx.config.users_page_size)
+            }
+            Chain::Groups => {
+                let filter = self
+                    .since()
+                    .map(|_| format!(r#"lastUpdated gt "{since}" or lastMembershipUpdated gt "{since}""#));
+                self.client
+                    .groups_url(filter.as_deref(), true, self.ctx.config.groups_page_size)
+            }
+            Chain::Members { group_id } | Chain::Everyone { group_id } => self
+                .client
+                .group_members_url(group_id, self.ctx.config.members_page_size),
+        }
+    }
+}
