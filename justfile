@@ -8,6 +8,7 @@ fmt:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy -p dirsync --no-default-features -- -D warnings
 
 test:
     cargo test --workspace

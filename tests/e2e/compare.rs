@@ -1,12 +1,12 @@
 //! The synced database against the simulator's org, field by field.
 
+use dirsync_domain::TenantId;
 use dirsync_okta_sim::Org;
 use dirsync_store::Store;
 use serde_json::Value;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use uuid::Uuid;
 
 fn ts(v: &Value) -> Option<OffsetDateTime> {
     v.as_str()
@@ -34,13 +34,19 @@ const TYPED: &[(&str, &str)] = &[
     ("manager_id", "managerId"),
 ];
 
-pub async fn assert_users_equal(store: &Store, tenant: Uuid, org: &Org, base: &url::Url) {
+pub async fn assert_users_equal(store: &Store, tenant: TenantId, org: &Org, base: &url::Url) {
     assert_users_equal_but(store, tenant, org, base, &BTreeSet::new()).await
 }
 
 /// As [`assert_users_equal`], tolerating stored users in `stale` that the org
 /// no longer has (hard deletes, which only a full sync can see).
-pub async fn assert_users_equal_but(store: &Store, tenant: Uuid, org: &Org, base: &url::Url, stale: &BTreeSet<String>) {
+pub async fn assert_users_equal_but(
+    store: &Store,
+    tenant: TenantId,
+    org: &Org,
+    base: &url::Url,
+    stale: &BTreeSet<String>,
+) {
     let rows = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND deleted_at IS NULL")
         .bind(tenant)
         .fetch_all(store.pool())
@@ -105,13 +111,13 @@ pub async fn assert_users_equal_but(store: &Store, tenant: Uuid, org: &Org, base
     }
 }
 
-pub async fn assert_groups_equal(store: &Store, tenant: Uuid, org: &Org, base: &url::Url) {
+pub async fn assert_groups_equal(store: &Store, tenant: TenantId, org: &Org, base: &url::Url) {
     assert_groups_equal_but(store, tenant, org, base, &BTreeSet::new()).await
 }
 
 pub async fn assert_groups_equal_but(
     store: &Store,
-    tenant: Uuid,
+    tenant: TenantId,
     org: &Org,
     base: &url::Url,
     stale: &BTreeSet<String>,
@@ -156,7 +162,7 @@ pub async fn assert_groups_equal_but(
     }
 }
 
-pub async fn assert_memberships_equal(store: &Store, tenant: Uuid, org: &Org) {
+pub async fn assert_memberships_equal(store: &Store, tenant: TenantId, org: &Org) {
     assert_memberships_equal_but(store, tenant, org, &BTreeSet::new(), &BTreeSet::new()).await
 }
 
@@ -165,7 +171,7 @@ pub async fn assert_memberships_equal(store: &Store, tenant: Uuid, org: &Org) {
 /// and the (group, user) pairs in `stale_pairs`.
 pub async fn assert_memberships_equal_but(
     store: &Store,
-    tenant: Uuid,
+    tenant: TenantId,
     org: &Org,
     stale_groups: &BTreeSet<String>,
     stale_pairs: &BTreeSet<(String, String)>,
@@ -195,7 +201,7 @@ pub async fn assert_memberships_equal_but(
 
 /// Every directory row's physical version: equal before and after means no
 /// row was rewritten.
-pub async fn row_versions(store: &Store, tenant: Uuid) -> BTreeMap<String, String> {
+pub async fn row_versions(store: &Store, tenant: TenantId) -> BTreeMap<String, String> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT 'u:' || okta_id, xmin::text FROM users WHERE tenant_id = $1
          UNION ALL SELECT 'g:' || okta_id, xmin::text FROM groups WHERE tenant_id = $1

@@ -5,15 +5,15 @@ use crate::{
     compare,
     harness::{TestEnv, spec},
 };
+use dirsync_domain::{RunId, TenantId};
 use dirsync_domain::{RunState, SyncMode, SyncRequested, Trigger, WorkerMessage};
 use dirsync_okta_sim::{Faults, Latency, OktaSim, SimConfig};
 use dirsync_queue::Broker;
 use dirsync_store::NewRun;
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Creates a scheduled run and sends its request, as the scheduler does.
-async fn scheduled_run(env: &TestEnv, broker: &Broker, tenant: Uuid) -> Uuid {
+async fn scheduled_run(env: &TestEnv, broker: &Broker, tenant: TenantId) -> RunId {
     let (run, _) = env
         .store
         .runs()

@@ -12,12 +12,12 @@ mod pages;
 mod sweep;
 
 use dirsync_domain::{Chain, PageFetched, PagePayload, SyncMode, Trigger, UserRecord};
+use dirsync_domain::{RunId, TenantId};
 use dirsync_store::{Checkpoint, ClaimedRun, NewRun, Store};
 use serde_json::json;
 use std::time::Duration;
-use uuid::Uuid;
 
-async fn claimed_run(store: &Store, tenant: Uuid, owner: &str) -> ClaimedRun {
+async fn claimed_run(store: &Store, tenant: TenantId, owner: &str) -> ClaimedRun {
     let (run, created) = store
         .runs()
         .request(NewRun {
@@ -36,7 +36,7 @@ async fn claimed_run(store: &Store, tenant: Uuid, owner: &str) -> ClaimedRun {
         .expect("a queued run is claimed")
 }
 
-async fn expire_lease(store: &Store, run: Uuid) {
+async fn expire_lease(store: &Store, run: RunId) {
     sqlx::query("UPDATE sync_runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1")
         .bind(run)
         .execute(store.pool())
@@ -85,7 +85,7 @@ fn last_page(chain: &Chain, pages: u32) -> Checkpoint<'_> {
     }
 }
 
-async fn title_of(store: &Store, tenant: Uuid, id: &str) -> Option<String> {
+async fn title_of(store: &Store, tenant: TenantId, id: &str) -> Option<String> {
     let row: Option<(Option<String>,)> =
         sqlx::query_as("SELECT title FROM users WHERE tenant_id = $1 AND okta_id = $2")
             .bind(tenant)

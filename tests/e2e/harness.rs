@@ -5,7 +5,7 @@ use dirsync::{
     Config,
     commands::{Roles, run_roles},
 };
-use dirsync_domain::{RunState, SyncMode};
+use dirsync_domain::{RunState, SyncMode, TenantId};
 use dirsync_okta_sim::{OktaSim, Org, OrgSpec, SimConfig};
 use dirsync_queue::{Broker, QueueConfig};
 use dirsync_store::{NewTenant, RunRecord, SecretsConfig, Store, TokenCipher, testing::TestDatabase};
@@ -112,12 +112,12 @@ impl TestEnv {
     }
 
     /// Registers a tenant pointing at the simulator with `token`.
-    pub async fn tenant(&self, name: &str, token: &str) -> Uuid {
+    pub async fn tenant(&self, name: &str, token: &str) -> TenantId {
         self.tenant_at(name, self.sim.base_url().as_str().trim_end_matches('/'), token)
             .await
     }
 
-    pub async fn tenant_at(&self, name: &str, url: &str, token: &str) -> Uuid {
+    pub async fn tenant_at(&self, name: &str, url: &str, token: &str) -> TenantId {
         let token = SecretString::from(token.to_owned());
         let new = NewTenant {
             name,
@@ -133,11 +133,11 @@ impl TestEnv {
     }
 
     /// Starts a manual sync and waits (bounded) for it to end.
-    pub async fn sync(&self, tenant_id: Uuid) -> RunRecord {
+    pub async fn sync(&self, tenant_id: TenantId) -> RunRecord {
         self.sync_with(tenant_id, SyncMode::Full).await
     }
 
-    pub async fn sync_with(&self, tenant_id: Uuid, mode: SyncMode) -> RunRecord {
+    pub async fn sync_with(&self, tenant_id: TenantId, mode: SyncMode) -> RunRecord {
         let (run, _) = dirsync::commands::start_sync(&self.config, &self.store, tenant_id, mode)
             .await
             .expect("start a sync");
@@ -151,7 +151,7 @@ impl TestEnv {
 
     /// Asserts the tenant's stored directory equals the simulated org now:
     /// every user, group and membership, and no other.
-    pub async fn assert_exact(&self, tenant: Uuid) {
+    pub async fn assert_exact(&self, tenant: TenantId) {
         let (org, base) = (self.org(), self.sim.base_url());
         crate::compare::assert_users_equal(&self.store, tenant, &org, &base).await;
         crate::compare::assert_groups_equal(&self.store, tenant, &org, &base).await;

@@ -5,13 +5,13 @@
 
 use crate::harness::{TestEnv, spec};
 use dirsync::commands::{Roles, run_roles, start_sync};
+use dirsync_domain::RunId;
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::SimConfig;
 use dirsync_store::RunRecord;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 fn roles(env: &TestEnv, roles: Roles, stop: &CancellationToken) -> JoinHandle<anyhow::Result<()>> {
     let (config, store, cipher, stop) = (env.config.clone(), env.store.clone(), env.cipher.clone(), stop.clone());
@@ -19,7 +19,7 @@ fn roles(env: &TestEnv, roles: Roles, stop: &CancellationToken) -> JoinHandle<an
 }
 
 /// Polls the run until `done` holds (bounded).
-async fn wait_until(env: &TestEnv, run_id: Uuid, what: &str, done: impl Fn(&RunRecord) -> bool) -> RunRecord {
+async fn wait_until(env: &TestEnv, run_id: RunId, what: &str, done: impl Fn(&RunRecord) -> bool) -> RunRecord {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         let run = env.store.runs().get(run_id).await.unwrap();
@@ -34,7 +34,7 @@ async fn wait_until(env: &TestEnv, run_id: Uuid, what: &str, done: impl Fn(&RunR
     }
 }
 
-async fn lease_owner(env: &TestEnv, run_id: Uuid) -> Option<String> {
+async fn lease_owner(env: &TestEnv, run_id: RunId) -> Option<String> {
     let (owner,): (Option<String>,) = sqlx::query_as("SELECT lease_owner FROM sync_runs WHERE id = $1")
         .bind(run_id)
         .fetch_one(env.store.pool())

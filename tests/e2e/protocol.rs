@@ -5,6 +5,7 @@ use crate::{
     compare,
     harness::{TestEnv, spec},
 };
+use dirsync_domain::TenantId;
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{Org, SimConfig, UserStatus};
 use serde_json::{Map, Value, json};
@@ -89,7 +90,7 @@ fn user_change(old: &Value, new: &Value) -> Option<&'static str> {
     })
 }
 
-async fn emitted_since(env: &TestEnv, tenant: uuid::Uuid, mark: i64) -> BTreeMap<EventKey, usize> {
+async fn emitted_since(env: &TestEnv, tenant: TenantId, mark: i64) -> BTreeMap<EventKey, usize> {
     let mut out = BTreeMap::new();
     for e in env.store.events().events_since(tenant, mark).await.unwrap() {
         let user = e.payload.get("user_id").and_then(Value::as_str).map(str::to_owned);

@@ -2,11 +2,11 @@
 
 use crate::harness::{TestEnv, spec};
 use dirsync_domain::SyncMode;
+use dirsync_domain::TenantId;
 use dirsync_okta_sim::SimConfig;
 use dirsync_store::{SchedulePolicy, Store};
 use std::{collections::BTreeMap, time::Duration};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 fn policy() -> SchedulePolicy {
     SchedulePolicy {
@@ -16,7 +16,7 @@ fn policy() -> SchedulePolicy {
     }
 }
 
-async fn tenants(env: &TestEnv, n: usize) -> Vec<Uuid> {
+async fn tenants(env: &TestEnv, n: usize) -> Vec<TenantId> {
     let mut ids = Vec::new();
     for i in 0..n {
         ids.push(env.tenant(&format!("s{i}"), "tok").await);
@@ -24,7 +24,7 @@ async fn tenants(env: &TestEnv, n: usize) -> Vec<Uuid> {
     ids
 }
 
-async fn set(store: &Store, sql: &'static str, tenant: Uuid) {
+async fn set(store: &Store, sql: &'static str, tenant: TenantId) {
     sqlx::query(sql).bind(tenant).execute(store.pool()).await.unwrap();
 }
 
@@ -58,7 +58,7 @@ async fn concurrent_schedulers_create_each_due_run_once_and_catch_up_with_one_ru
         ids.len(),
         "one run per tenant, however many replicas and missed slots"
     );
-    let per_tenant: BTreeMap<Uuid, usize> = runs.iter().fold(BTreeMap::new(), |mut m, r| {
+    let per_tenant: BTreeMap<TenantId, usize> = runs.iter().fold(BTreeMap::new(), |mut m, r| {
         *m.entry(r.tenant_id).or_default() += 1;
         m
     });
@@ -105,7 +105,7 @@ async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures
     set(store, "UPDATE tenants SET last_success_at = now() - interval '1 day', last_full_success_at = now() - interval '8 days' WHERE id = $1", ids[1]).await;
     let at = now + time::Duration::days(1);
     let runs = store.runs().schedule_due_runs(at, &policy()).await.unwrap();
-    let mode_of = |t: Uuid| runs.iter().find(|r| r.tenant_id == t).map(|r| r.mode);
+    let mode_of = |t: TenantId| runs.iter().find(|r| r.tenant_id == t).map(|r| r.mode);
     assert_eq!(mode_of(ids[0]), Some(SyncMode::Incremental));
     assert_eq!(mode_of(ids[1]), Some(SyncMode::Full));
 
@@ -120,7 +120,7 @@ async fn runs_are_incremental_between_weekly_full_ones_and_only_passing_failures
             .unwrap();
     }
     let later = at + time::Duration::hours(1);
-    let retried: Vec<Uuid> = store
+    let retried: Vec<TenantId> = store
         .runs()
         .schedule_due_runs(later, &policy())
         .await

@@ -4,11 +4,11 @@
 
 use crate::harness::{TestEnv, spec};
 use dirsync_domain::{ErrorCode, SyncMode, schedule};
+use dirsync_domain::{RunId, TenantId};
 use dirsync_okta_sim::SimConfig;
 use dirsync_store::{SchedulePolicy, Store};
 use std::time::Duration;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 const DAY: time::Duration = time::Duration::DAY;
 
@@ -26,7 +26,7 @@ fn clock() -> OffsetDateTime {
     OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + DAY
 }
 
-async fn history(store: &Store, tenant: Uuid, last: Option<OffsetDateTime>, full: Option<OffsetDateTime>) {
+async fn history(store: &Store, tenant: TenantId, last: Option<OffsetDateTime>, full: Option<OffsetDateTime>) {
     sqlx::query("UPDATE tenants SET last_success_at = $2, last_full_success_at = $3 WHERE id = $1")
         .bind(tenant)
         .bind(last)
@@ -36,7 +36,7 @@ async fn history(store: &Store, tenant: Uuid, last: Option<OffsetDateTime>, full
         .unwrap();
 }
 
-async fn changed_since(store: &Store, run: Uuid) -> Option<OffsetDateTime> {
+async fn changed_since(store: &Store, run: RunId) -> Option<OffsetDateTime> {
     let (since,): (Option<OffsetDateTime>,) = sqlx::query_as("SELECT changed_since FROM sync_runs WHERE id = $1")
         .bind(run)
         .fetch_one(store.pool())

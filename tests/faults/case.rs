@@ -6,12 +6,12 @@ use crate::check::{self, await_end, summary, verify_first_sync_plus, verify_late
 use crate::fleet::Fleet;
 use crate::harness::{TestEnv, spec};
 use dirsync_domain::SyncMode;
+use dirsync_domain::{RunId, TenantId};
 use dirsync_okta_sim::{Faults, Latency, SimConfig};
 use std::{
     process::Child,
     time::{Duration, Instant},
 };
-use uuid::Uuid;
 
 pub(crate) const TOKEN: &str = "tok-faults";
 
@@ -45,7 +45,7 @@ pub(crate) struct Case {
     name: &'static str,
     pub(crate) env: TestEnv,
     pub(crate) fleet: Fleet,
-    pub(crate) tenant: Uuid,
+    pub(crate) tenant: TenantId,
     started: Instant,
 }
 
@@ -74,7 +74,7 @@ impl Case {
         }
     }
 
-    pub(crate) async fn start_run(&self) -> Uuid {
+    pub(crate) async fn start_run(&self) -> RunId {
         let (run, created) =
             dirsync::commands::start_sync(&self.env.config, &self.env.store, self.tenant, SyncMode::Full)
                 .await
@@ -94,12 +94,12 @@ impl Case {
     }
 
     /// Verifies the run, prints the summary line, tears the case down.
-    pub(crate) async fn finish(self, run: Uuid, extra: &str) {
+    pub(crate) async fn finish(self, run: RunId, extra: &str) {
         self.finish_with(run, extra, Verify::FirstSync(&[])).await
     }
 
     /// Verifies the run as `verify` says, prints the summary, tears down.
-    pub(crate) async fn finish_with(mut self, run: Uuid, extra: &str, verify: Verify<'_>) {
+    pub(crate) async fn finish_with(mut self, run: RunId, extra: &str, verify: Verify<'_>) {
         let done = await_end(&self.env, run, END_BOUND).await;
         let context = format!("\n{}", self.fleet.log_tails(20));
         let verdict = match verify {

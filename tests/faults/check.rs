@@ -4,6 +4,7 @@
 
 use crate::{compare, harness::TestEnv};
 use dirsync_domain::RunState;
+use dirsync_domain::{RunId, TenantId};
 use dirsync_okta_sim::Org;
 use dirsync_store::RunRecord;
 use serde_json::Value;
@@ -11,11 +12,10 @@ use std::{
     collections::BTreeMap,
     time::{Duration, Instant},
 };
-use uuid::Uuid;
 
 /// The run, re-read until the database answers (the test's own pool rides
 /// the outages it causes); panics after `bound`.
-pub async fn read_run(env: &TestEnv, run: Uuid, bound: Duration) -> RunRecord {
+pub async fn read_run(env: &TestEnv, run: RunId, bound: Duration) -> RunRecord {
     let start = Instant::now();
     loop {
         match env.store.runs().get(run).await {
@@ -32,7 +32,7 @@ pub async fn read_run(env: &TestEnv, run: Uuid, bound: Duration) -> RunRecord {
 /// Polls until the run has fetched at least `pages` pages, and returns it
 /// as it was then. Panics if the run ends or fetches everything first:
 /// the fault must hit a run in its middle.
-pub async fn mid_run(env: &TestEnv, run: Uuid, pages: i64) -> RunRecord {
+pub async fn mid_run(env: &TestEnv, run: RunId, pages: i64) -> RunRecord {
     let start = Instant::now();
     loop {
         let r = read_run(env, run, Duration::from_secs(10)).await;
@@ -55,7 +55,7 @@ pub async fn mid_run(env: &TestEnv, run: Uuid, pages: i64) -> RunRecord {
 }
 
 /// Polls until the run leaves queued/running; panics after `bound`.
-pub async fn await_end(env: &TestEnv, run: Uuid, bound: Duration) -> RunRecord {
+pub async fn await_end(env: &TestEnv, run: RunId, bound: Duration) -> RunRecord {
     let start = Instant::now();
     loop {
         let remaining = bound.saturating_sub(start.elapsed());
@@ -125,7 +125,7 @@ pub fn key(kind: &str, id: &str, user: Option<&str>) -> EventKey {
 /// went through during the run: a group created, then deleted).
 pub async fn verify_first_sync_plus(
     env: &TestEnv,
-    tenant: Uuid,
+    tenant: TenantId,
     run: &RunRecord,
     context: &str,
     also: &[EventKey],
@@ -220,7 +220,7 @@ pub fn summary(case: &str, started: Instant, v: &Verdict, extra: &str) {
 
 /// A later run (not the tenant's first): it succeeded, the database equals
 /// the org exactly, and none of its change events was written twice.
-pub async fn verify_later_run(env: &TestEnv, tenant: Uuid, run: &RunRecord, context: &str) -> Verdict {
+pub async fn verify_later_run(env: &TestEnv, tenant: TenantId, run: &RunRecord, context: &str) -> Verdict {
     let org = assert_succeeded_and_exact(env, tenant, run, context).await;
     let mut emitted: BTreeMap<EventKey, usize> = BTreeMap::new();
     let events = env
@@ -247,7 +247,7 @@ pub async fn verify_later_run(env: &TestEnv, tenant: Uuid, run: &RunRecord, cont
 }
 
 /// The run succeeded and the database equals the org now; returns the org.
-async fn assert_succeeded_and_exact(env: &TestEnv, tenant: Uuid, run: &RunRecord, context: &str) -> Org {
+async fn assert_succeeded_and_exact(env: &TestEnv, tenant: TenantId, run: &RunRecord, context: &str) -> Org {
     assert_eq!(
         run.state(),
         RunState::Succeeded,

@@ -3,6 +3,7 @@
 //! terminate and restart them and read what they said.
 
 use crate::harness::{TestEnv, amqp_url};
+use dirsync_domain::RunId;
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -362,7 +363,7 @@ impl Drop for Fleet {
 }
 
 /// The process holding `run`'s lease (owners are `<HOSTNAME>/<random>`).
-pub async fn lease_owner(env: &TestEnv, run: uuid::Uuid) -> Option<String> {
+pub async fn lease_owner(env: &TestEnv, run: RunId) -> Option<String> {
     let owner: Option<(Option<String>,)> = sqlx::query_as("SELECT lease_owner FROM sync_runs WHERE id = $1")
         .bind(run)
         .fetch_optional(env.store.pool())

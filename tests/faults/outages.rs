@@ -7,17 +7,17 @@ use crate::case::{Case, ChildGuard, END_BOUND, USERS};
 use crate::check::{await_end, mid_run};
 use crate::harness::TestEnv;
 use crate::services::{PgOutage, RabbitOutage};
+use dirsync_domain::{RunId, TenantId};
 use std::time::{Duration, Instant};
-use uuid::Uuid;
 
 /// The role processes of a case (two workers, two writers, a scheduler).
 const ROLES: [&str; 5] = ["worker-0", "worker-1", "writer-0", "writer-1", "scheduler-0"];
 
 /// The run the CLI created for the tenant (bounded wait).
-async fn run_of_tenant(env: &TestEnv, tenant: Uuid) -> Uuid {
+async fn run_of_tenant(env: &TestEnv, tenant: TenantId) -> RunId {
     let start = Instant::now();
     loop {
-        let found: Option<(Uuid,)> =
+        let found: Option<(RunId,)> =
             sqlx::query_as("SELECT id FROM sync_runs WHERE tenant_id = $1 ORDER BY created_at LIMIT 1")
                 .bind(tenant)
                 .fetch_optional(env.store.pool())

@@ -7,8 +7,8 @@ use crate::case::{Case, END_BOUND, USERS};
 use crate::check::{self, await_end, mid_run};
 use crate::fleet::lease_owner;
 use crate::harness::TestEnv;
+use dirsync_domain::RunId;
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Case 3a: the worker holding the run's lease is SIGKILLed mid-run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -114,7 +114,7 @@ async fn a_worker_and_a_writer_sigtermed_mid_run_hand_over_to_the_others() {
     case.finish(run, &extra).await;
 }
 
-async fn read_state(env: &TestEnv, run: Uuid) -> String {
+async fn read_state(env: &TestEnv, run: RunId) -> String {
     let r = check::read_run(env, run, Duration::from_secs(10)).await;
     format!(
         "{} ({} pages fetched, {} written)",

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod deletion;
 mod error_code;
 pub mod everyone;
+mod ids;
 mod messages;
 mod records;
 mod run;
@@ -15,6 +16,7 @@ pub mod validate;
 
 pub use chain::{Chain, ChainParseError};
 pub use error_code::ErrorCode;
+pub use ids::{RunId, TenantId};
 pub use messages::{
     CheckRemovals, FetchCompleted, PageFetched, PagePayload, RemovalsChecked, SyncRequested, WorkerMessage,
     WriterMessage,

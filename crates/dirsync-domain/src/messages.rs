@@ -2,9 +2,8 @@
 //! enum variant: a new shape gets a new tag, and consumers keep reading the
 //! old one until no producer sends it (rolling deploys mix versions).
 
-use crate::{Chain, GroupRecord, SyncMode, UserRecord};
+use crate::{Chain, GroupRecord, RunId, SyncMode, TenantId, UserRecord};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// What the workers are asked to do: each is one phase of a run that
 /// talks to Okta, taken by whichever worker is free.
@@ -21,14 +20,14 @@ pub enum WorkerMessage {
 }
 
 impl WorkerMessage {
-    pub fn run_id(&self) -> Uuid {
+    pub fn run_id(&self) -> RunId {
         match self {
             WorkerMessage::SyncRequested(r) => r.run_id,
             WorkerMessage::CheckRemovals(c) => c.run_id,
         }
     }
 
-    pub fn tenant_id(&self) -> Uuid {
+    pub fn tenant_id(&self) -> TenantId {
         match self {
             WorkerMessage::SyncRequested(r) => r.tenant_id,
             WorkerMessage::CheckRemovals(c) => c.tenant_id,
@@ -41,15 +40,15 @@ impl WorkerMessage {
 /// or done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckRemovals {
-    pub tenant_id: Uuid,
-    pub run_id: Uuid,
+    pub tenant_id: TenantId,
+    pub run_id: RunId,
 }
 
 /// "Run this sync": the run row already exists; whoever claims its lease owns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncRequested {
-    pub tenant_id: Uuid,
-    pub run_id: Uuid,
+    pub tenant_id: TenantId,
+    pub run_id: RunId,
     pub mode: SyncMode,
     /// How many times this run has been handed out (1 for the first).
     pub attempt: u32,
@@ -72,8 +71,8 @@ pub enum WriterMessage {
 /// after a takeover carries the same key, and the writer applies it once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageFetched {
-    pub tenant_id: Uuid,
-    pub run_id: Uuid,
+    pub tenant_id: TenantId,
+    pub run_id: RunId,
     pub attempt: u32,
     pub chain: Chain,
     /// 0-based position of the page in its chain.
@@ -114,8 +113,8 @@ impl PagePayload {
 /// The writer finalizes the run once that many distinct pages are written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FetchCompleted {
-    pub tenant_id: Uuid,
-    pub run_id: Uuid,
+    pub tenant_id: TenantId,
+    pub run_id: RunId,
     pub attempt: u32,
     pub pages: u32,
 }
@@ -124,14 +123,14 @@ pub struct FetchCompleted {
 /// recorded, and the writer finalizes the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemovalsChecked {
-    pub tenant_id: Uuid,
-    pub run_id: Uuid,
+    pub tenant_id: TenantId,
+    pub run_id: RunId,
     /// Users and groups Okta confirmed gone by id.
     pub confirmed_gone: u32,
 }
 
 impl WriterMessage {
-    pub fn run_id(&self) -> Uuid {
+    pub fn run_id(&self) -> RunId {
         match self {
             WriterMessage::PageFetched(p) => p.run_id,
             WriterMessage::FetchCompleted(f) => f.run_id,
@@ -147,8 +146,8 @@ mod tests {
     #[test]
     fn messages_carry_their_version_tag() {
         let msg = WriterMessage::PageFetched(PageFetched {
-            tenant_id: Uuid::nil(),
-            run_id: Uuid::nil(),
+            tenant_id: TenantId::nil(),
+            run_id: RunId::nil(),
             attempt: 1,
             chain: Chain::Members {
                 group_id: "00g1".into(),

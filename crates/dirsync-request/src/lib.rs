@@ -1,10 +1,9 @@
 #![doc = include_str!("../README.md")]
 
-use dirsync_domain::{SyncMode, SyncRequested, Trigger, WorkerMessage};
+use dirsync_domain::{RunId, SyncMode, SyncRequested, TenantId, Trigger, WorkerMessage};
 use dirsync_queue::{Publisher, QueueError, Topology};
 use dirsync_store::{NewRun, RunRecord, Store, StoreError, WorkRequest};
 use tracing::Instrument;
-use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -21,7 +20,7 @@ pub async fn request_sync(
     store: &Store,
     publisher: &Publisher,
     topology: &Topology,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     mode: SyncMode,
     trigger: Trigger,
 ) -> Result<(RunRecord, bool), RequestError> {
@@ -52,8 +51,8 @@ pub fn request_queue(topology: &Topology, trigger: Trigger) -> String {
 pub async fn publish_request(
     publisher: &Publisher,
     topology: &Topology,
-    run_id: Uuid,
-    tenant_id: Uuid,
+    run_id: RunId,
+    tenant_id: TenantId,
     mode: SyncMode,
     trigger: Trigger,
     attempt: u32,

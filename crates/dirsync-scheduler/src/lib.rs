@@ -110,7 +110,7 @@ pub async fn sweep_fetched(
     publisher: &Publisher,
     topology: &Topology,
     runs: &RunMetrics,
-) -> Result<Vec<uuid::Uuid>, ScheduleError> {
+) -> Result<Vec<dirsync_domain::RunId>, ScheduleError> {
     let swept = store
         .runs()
         .sweep_fetched_runs(FETCHED_SETTLE, PAGES_LOST_AFTER)

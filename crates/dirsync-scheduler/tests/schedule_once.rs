@@ -49,7 +49,7 @@ impl Drop for Queues {
     }
 }
 
-async fn tenant(store: &Store, name: &str) -> Uuid {
+async fn tenant(store: &Store, name: &str) -> dirsync_domain::TenantId {
     let cipher = TokenCipher::from_config(&SecretsConfig {
         key_id: Some("test".into()),
         key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),

@@ -11,10 +11,10 @@ use aes_gcm::{
     aead::{Aead, Generate, Payload},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
+use dirsync_domain::TenantId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::PathBuf};
-use uuid::Uuid;
 
 const NONCE_LEN: usize = 12;
 
@@ -60,8 +60,8 @@ pub enum CipherError {
 /// until re-sealed); 2, the tenant id and its Okta origin.
 pub const AAD_VERSION: i16 = 2;
 
-fn aad(tenant_id: Uuid, okta_url: &str, version: i16) -> Vec<u8> {
-    let mut aad = tenant_id.as_bytes().to_vec();
+fn aad(tenant_id: TenantId, okta_url: &str, version: i16) -> Vec<u8> {
+    let mut aad = tenant_id.as_uuid().as_bytes().to_vec();
     if version >= 2 {
         aad.extend_from_slice(b"\0");
         aad.extend_from_slice(origin(okta_url).as_bytes());
@@ -137,7 +137,7 @@ impl TokenCipher {
 
     /// Returns `(key id, nonce || ciphertext)`, sealed for this tenant and
     /// this Okta origin (associated data version `AAD_VERSION`).
-    pub fn encrypt(&self, tenant_id: Uuid, okta_url: &str, token: &SecretString) -> (String, Vec<u8>) {
+    pub fn encrypt(&self, tenant_id: TenantId, okta_url: &str, token: &SecretString) -> (String, Vec<u8>) {
         let cipher = &self.keys[&self.active_id];
         let nonce = Nonce::generate();
         let aad = aad(tenant_id, okta_url, AAD_VERSION);
@@ -158,7 +158,7 @@ impl TokenCipher {
     /// (`version` as stored beside it).
     pub fn decrypt(
         &self,
-        tenant_id: Uuid,
+        tenant_id: TenantId,
         okta_url: &str,
         version: i16,
         key_id: &str,
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn a_token_round_trips_and_is_not_stored_in_clear() {
         let cipher = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
-        let tenant = Uuid::new_v4();
+        let tenant = TenantId::generate();
         let (id, sealed) = cipher.encrypt(tenant, URL, &"00abcSECRETtoken".into());
         assert_eq!(id, "k1");
         assert!(!sealed.windows(6).any(|w| w == b"SECRET"));
@@ -225,9 +225,9 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_tenant_does_not_decrypt() {
         let cipher = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
-        let (id, sealed) = cipher.encrypt(Uuid::new_v4(), URL, &"token".into());
+        let (id, sealed) = cipher.encrypt(TenantId::generate(), URL, &"token".into());
         assert!(matches!(
-            cipher.decrypt(Uuid::new_v4(), URL, AAD_VERSION, &id, &sealed),
+            cipher.decrypt(TenantId::generate(), URL, AAD_VERSION, &id, &sealed),
             Err(CipherError::Decrypt)
         ));
     }
@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn a_token_whose_instance_url_was_changed_does_not_decrypt() {
         let cipher = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
-        let tenant = Uuid::new_v4();
+        let tenant = TenantId::generate();
         let (id, sealed) = cipher.encrypt(tenant, URL, &"token".into());
         // The same origin written differently still opens it...
         let same = cipher.decrypt(tenant, "https://ACME.okta.com:443/", AAD_VERSION, &id, &sealed);
@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn previous_keys_still_decrypt_after_rotation() {
-        let tenant = Uuid::new_v4();
+        let tenant = TenantId::generate();
         let old = TokenCipher::from_config(&config("k1", KEY_A)).unwrap();
         let (id, sealed) = old.encrypt(tenant, URL, &"token".into());
         let mut rotated = config("k2", KEY_B);

@@ -2,14 +2,14 @@
 //! Written in the writer's transaction (the outbox), relayed afterwards.
 
 use dirsync_domain::{GroupRecord, UserRecord, changes};
+use dirsync_domain::{RunId, TenantId};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 /// One outbox row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
-    pub tenant_id: Uuid,
-    pub run_id: Uuid,
+    pub tenant_id: TenantId,
+    pub run_id: RunId,
     pub event_type: &'static str,
     pub okta_id: String,
     pub payload: Value,
@@ -18,7 +18,7 @@ pub struct EventRow {
 /// A user as stored before this write.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct StoredUser {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub okta_id: String,
     pub status: String,
     pub activated: Option<time::OffsetDateTime>,
@@ -32,7 +32,7 @@ pub(crate) struct StoredUser {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct StoredGroup {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub okta_id: String,
     pub group_type: String,
     pub object_class: Vec<String>,
@@ -82,8 +82,8 @@ pub(crate) fn group_event(old: Option<&StoredGroup>, new: &GroupRecord) -> Optio
 /// A membership change: the group is the subject, the user in the payload.
 pub(crate) fn membership_event(
     kind: &'static str,
-    tenant_id: Uuid,
-    run_id: Uuid,
+    tenant_id: TenantId,
+    run_id: RunId,
     group_id: String,
     user_id: String,
 ) -> EventRow {
@@ -101,8 +101,8 @@ pub(crate) async fn insert_events(conn: &mut sqlx::PgConnection, events: &[Event
     if events.is_empty() {
         return Ok(());
     }
-    let tenants: Vec<Uuid> = events.iter().map(|e| e.tenant_id).collect();
-    let runs: Vec<Uuid> = events.iter().map(|e| e.run_id).collect();
+    let tenants: Vec<TenantId> = events.iter().map(|e| e.tenant_id).collect();
+    let runs: Vec<RunId> = events.iter().map(|e| e.run_id).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
     let ids: Vec<&str> = events.iter().map(|e| e.okta_id.as_str()).collect();
     let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
@@ -149,7 +149,7 @@ mod tests {
 
     fn stored(r: &UserRecord) -> StoredUser {
         StoredUser {
-            tenant_id: Uuid::nil(),
+            tenant_id: TenantId::nil(),
             okta_id: r.okta_id.clone(),
             status: r.status.clone(),
             activated: r.activated,
@@ -199,7 +199,7 @@ mod tests {
             profile: json!({"name": "Sales"}),
         };
         let stored = StoredGroup {
-            tenant_id: Uuid::nil(),
+            tenant_id: TenantId::nil(),
             okta_id: "00g1".into(),
             group_type: "APP_GROUP".into(),
             object_class: vec![],
@@ -224,8 +224,8 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct ChangeEvent {
     pub id: i64,
-    pub tenant_id: Uuid,
-    pub run_id: Option<Uuid>,
+    pub tenant_id: TenantId,
+    pub run_id: Option<RunId>,
     #[serde(rename = "type")]
     pub event_type: String,
     pub okta_id: String,
@@ -255,7 +255,11 @@ impl crate::Events {
     }
 
     /// Events of a tenant after `after_id`, oldest first (tests and audits).
-    pub async fn events_since(&self, tenant_id: Uuid, after_id: i64) -> Result<Vec<ChangeEvent>, crate::StoreError> {
+    pub async fn events_since(
+        &self,
+        tenant_id: TenantId,
+        after_id: i64,
+    ) -> Result<Vec<ChangeEvent>, crate::StoreError> {
         Ok(sqlx::query_as::<_, ChangeEvent>(
             "SELECT id, tenant_id, run_id, event_type, okta_id, payload, created_at FROM change_events
              WHERE tenant_id = $1 AND id > $2 ORDER BY id",

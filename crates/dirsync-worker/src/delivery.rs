@@ -6,13 +6,13 @@
 
 use crate::{RunError, RunExecutor, lease::Heartbeat, removal_check::check_removals, service::WorkerContext};
 use dirsync_domain::{CheckRemovals, ErrorCode, SyncRequested, WorkerMessage};
+use dirsync_domain::{RunId, TenantId};
 use dirsync_okta::{ApiToken, OktaClient, OrgUrl};
 use dirsync_queue::Delivery;
 use dirsync_store::{ClaimedRun, Lease, StoreError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use uuid::Uuid;
 
 /// How one delivery ended, for logs and tests.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ pub async fn process_delivery(ctx: &WorkerContext, delivery: Delivery, queue: &'
 }
 
 impl Phase {
-    fn ids(&self) -> (Uuid, Uuid) {
+    fn ids(&self) -> (TenantId, RunId) {
         match self {
             Phase::Fetch(r) => (r.tenant_id, r.run_id),
             Phase::CheckRemovals(c) => (c.tenant_id, c.run_id),
@@ -228,7 +228,7 @@ async fn fetch(ctx: &WorkerContext, run: ClaimedRun, stop: CancellationToken) ->
     (result, executor.unreported_requests())
 }
 
-async fn okta_client(ctx: &WorkerContext, tenant_id: Uuid) -> Result<OktaClient, RunError> {
+async fn okta_client(ctx: &WorkerContext, tenant_id: TenantId) -> Result<OktaClient, RunError> {
     let (url, token) = match ctx.deps.store.tenants().credentials(&ctx.deps.cipher, tenant_id).await {
         Ok(credentials) => credentials,
         // Permanent: the token is bound to the instance URL it was given
@@ -256,7 +256,7 @@ async fn okta_client(ctx: &WorkerContext, tenant_id: Uuid) -> Result<OktaClient,
 
 /// Counts a run this worker just ended (one read of the run; a failure to
 /// read only loses the count).
-async fn record_end(ctx: &WorkerContext, run_id: Uuid) {
+async fn record_end(ctx: &WorkerContext, run_id: RunId) {
     if let Ok(run) = ctx.deps.store.runs().get(run_id).await
         && let Some(end) = run.end()
     {
@@ -268,7 +268,7 @@ async fn record_end(ctx: &WorkerContext, run_id: Uuid) {
 /// anything else leaves the run to be resumed.
 async fn finish(
     ctx: &WorkerContext,
-    run_id: Uuid,
+    run_id: RunId,
     lease: &Lease,
     result: Result<Handled, RunError>,
     lease_lost: bool,

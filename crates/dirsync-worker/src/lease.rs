@@ -1,5 +1,6 @@
 //! Keeps a run's lease alive while the worker walks it.
 
+use dirsync_domain::RunId;
 use dirsync_store::{Lease, Store};
 use std::{
     sync::{
@@ -9,7 +10,6 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// Renews the lease every third of its lifetime. When the lease is lost (or
 /// cannot be renewed before it would lapse), `stop` is cancelled and
@@ -20,7 +20,13 @@ pub(crate) struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub(crate) fn start(store: Store, run_id: Uuid, lease: Lease, ttl: Duration, stop: CancellationToken) -> Heartbeat {
+    pub(crate) fn start(
+        store: Store,
+        run_id: RunId,
+        lease: Lease,
+        ttl: Duration,
+        stop: CancellationToken,
+    ) -> Heartbeat {
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
         let task = tokio::spawn(async move {

@@ -10,13 +10,13 @@
 //!   tenants, and one tenant's page never fails another's;
 //! - a message is unreadable: dead-lettered with a log line saying why.
 
+use dirsync_domain::RunId;
 use dirsync_domain::{ErrorCode, PageFetched, WriterMessage};
 use dirsync_queue::{Delivery, Publisher, Topology};
 use dirsync_store::{Finalize, PageBatch, RowCounts, Store, StoreError};
 use std::{collections::BTreeSet, time::Duration};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use uuid::Uuid;
 
 /// What a batch came to, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -26,12 +26,12 @@ pub struct BatchOutcome {
     /// Unreadable messages and pages the database refused: dead-lettered.
     pub poison: usize,
     /// Runs failed because one of their pages could not be stored.
-    pub failed_runs: Vec<Uuid>,
+    pub failed_runs: Vec<RunId>,
     /// Runs finalized by this batch.
-    pub finalized: Vec<Uuid>,
+    pub finalized: Vec<RunId>,
     /// Full runs whose pages this batch completed: their removal check
     /// was asked of the workers.
-    pub checks_requested: Vec<Uuid>,
+    pub checks_requested: Vec<RunId>,
     /// The database stayed unreachable past the retry budget (or shutdown
     /// came first): the deliveries not yet written went back to the queue.
     pub requeued: usize,
@@ -52,7 +52,7 @@ const RETRY_BUDGET: Duration = Duration::from_secs(300);
 /// A decoded delivery and its page (none for a notice that a phase ended).
 struct Item {
     delivery: Delivery,
-    run_id: Uuid,
+    run_id: RunId,
     page: Option<PageFetched>,
     /// Its part of the run's trace (see `spans`), ended once it is handled.
     span: tracing::Span,
@@ -102,7 +102,7 @@ pub async fn apply_batch(
             }
         }
     }
-    let runs: BTreeSet<Uuid> = items.iter().map(|i| i.run_id).collect();
+    let runs: BTreeSet<RunId> = items.iter().map(|i| i.run_id).collect();
     let mut pending = vec![items];
     while let Some(part) = pending.pop() {
         let started = tokio::time::Instant::now();

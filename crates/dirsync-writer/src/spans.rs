@@ -19,12 +19,12 @@
 //! spans: parents and links are no-ops.
 
 use dirsync_domain::{PageFetched, WriterMessage};
+use dirsync_domain::{RunId, TenantId};
 use dirsync_queue::Delivery;
 use opentelemetry::trace::TraceContextExt;
 use std::collections::BTreeMap;
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use uuid::Uuid;
 
 /// The span of one delivery, continuing the trace its publisher started.
 pub(crate) fn delivery_span(delivery: &Delivery, message: &WriterMessage) -> Span {
@@ -69,7 +69,7 @@ impl Transaction {
     pub(crate) fn start<'a>(pages: impl IntoIterator<Item = (&'a PageFetched, &'a Span)>) -> Transaction {
         let pages: Vec<_> = pages.into_iter().collect();
         // Per run: its tenant, its first page's span, how many pages.
-        let mut runs: Vec<(Uuid, Uuid, &Span, usize)> = Vec::new();
+        let mut runs: Vec<(RunId, TenantId, &Span, usize)> = Vec::new();
         for (page, span) in &pages {
             match runs.iter_mut().find(|r| r.0 == page.run_id) {
                 Some(run) => run.3 += 1,
@@ -116,7 +116,7 @@ impl Transaction {
 /// Where each run of a batch is in its trace, for the finalize span.
 #[derive(Default)]
 pub(crate) struct RunTraces {
-    runs: BTreeMap<Uuid, (Uuid, opentelemetry::Context, bool)>,
+    runs: BTreeMap<RunId, (TenantId, opentelemetry::Context, bool)>,
 }
 
 impl RunTraces {
@@ -135,7 +135,7 @@ impl RunTraces {
     }
 
     /// The span of `run_id`'s finalize, in the run's trace.
-    pub(crate) fn finalize_span(&self, run_id: Uuid) -> Span {
+    pub(crate) fn finalize_span(&self, run_id: RunId) -> Span {
         let (tenant_id, parent) = match self.runs.get(&run_id) {
             Some((tenant_id, cx, _)) => (Some(*tenant_id), Some(cx.clone())),
             None => (None, None),

@@ -43,7 +43,7 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Apply the removals of a run held in `needs_review`.
-    ConfirmDeletions { run_id: uuid::Uuid },
+    ConfirmDeletions { run_id: dirsync_domain::RunId },
     /// Measure: results go to docs/BENCHMARKS.md.
     #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
@@ -99,7 +99,7 @@ pub struct SyncArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    pub run_id: uuid::Uuid,
+    pub run_id: dirsync_domain::RunId,
 }
 
 #[cfg(feature = "dev-tools")]

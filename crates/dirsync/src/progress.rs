@@ -1,9 +1,9 @@
 //! Waiting for a run, with progress, and saying how it ended.
 
+use dirsync_domain::RunId;
 use dirsync_domain::{ErrorCode, RunState};
 use dirsync_store::{RunRecord, Store, StoreError};
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Polls the run until it leaves `queued`/`running` or `timeout` passes;
 /// `on_progress` sees every poll.
@@ -13,7 +13,7 @@ use uuid::Uuid;
 /// until `timeout`, after a note on stderr; only then is the error returned.
 pub async fn wait_for_run(
     store: &Store,
-    run_id: Uuid,
+    run_id: RunId,
     timeout: Duration,
     mut on_progress: impl FnMut(&RunRecord),
 ) -> Result<Option<RunRecord>, StoreError> {

@@ -95,7 +95,7 @@ impl Case {
 /// What the cases point at: a registered tenant, and an id nothing has.
 struct Known {
     tenant: String,
-    unknown: Uuid,
+    unknown: uuid::Uuid,
 }
 
 /// A tenant to register at `url`, otherwise valid.

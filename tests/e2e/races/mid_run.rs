@@ -7,13 +7,13 @@ use crate::{
     compare,
     harness::{TestEnv, spec},
 };
+use dirsync_domain::TenantId;
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{RequestMatch, SimConfig};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
-async fn event_counts(env: &TestEnv, tenant: Uuid, mark: i64) -> BTreeMap<(String, String), usize> {
+async fn event_counts(env: &TestEnv, tenant: TenantId, mark: i64) -> BTreeMap<(String, String), usize> {
     let mut out = BTreeMap::new();
     for e in env.store.events().events_since(tenant, mark).await.unwrap() {
         *out.entry((e.event_type, e.okta_id)).or_default() += 1;

@@ -138,11 +138,11 @@ impl From<RunRecord> for Run {
             pending_group_removals: r.pending_group_removals,
             pending_membership_removals: r.pending_membership_removals,
             confirmed_at: r.deletions_confirmed_at,
-            superseded_by: r.superseded_by,
+            superseded_by: r.superseded_by.map(Into::into),
         });
         Run {
-            id: r.id,
-            tenant_id: r.tenant_id,
+            id: r.id.into(),
+            tenant_id: r.tenant_id.into(),
             mode: r.mode.0.into(),
             trigger: match r.trigger.0 {
                 Trigger::Manual => TriggerDto::Manual,

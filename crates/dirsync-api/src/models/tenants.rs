@@ -80,7 +80,7 @@ impl TokenHealth {
 impl Tenant {
     pub fn new(view: TenantView, next_sync_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Tenant {
         Tenant {
-            id: view.id,
+            id: view.id.into(),
             name: view.name,
             okta_url: view.okta_url,
             okta_org_id: view.okta_org_id,

@@ -8,9 +8,9 @@ use crate::{
     pagination::{self, Listing},
 };
 use axum::{Json, extract::State};
+use dirsync_domain::TenantId;
 use dirsync_store::DirectoryQuery;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use uuid::Uuid;
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
@@ -27,7 +27,7 @@ const MAX_LIMIT: u32 = 1000;
 )]
 pub(crate) async fn list_users(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
     ApiQuery(q): ApiQuery<UsersQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let query = DirectoryQuery {
@@ -56,7 +56,7 @@ pub(crate) async fn list_users(
 )]
 pub(crate) async fn list_groups(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
     ApiQuery(q): ApiQuery<GroupsQuery>,
 ) -> Result<Json<GroupPage>, ApiError> {
     let query = DirectoryQuery {
@@ -89,7 +89,7 @@ pub(crate) async fn list_groups(
 )]
 pub(crate) async fn list_members(
     State(app): State<AppState>,
-    ApiPath((id, group_id)): ApiPath<(Uuid, String)>,
+    ApiPath((id, group_id)): ApiPath<(TenantId, String)>,
     ApiQuery(q): ApiQuery<MembersQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     let query = DirectoryQuery {

@@ -13,12 +13,12 @@ use axum::{
     http::{StatusCode, header::LOCATION},
     response::{IntoResponse, Response},
 };
+use dirsync_domain::{RunId, TenantId};
 use dirsync_domain::{RunState, SyncMode, Trigger};
 use dirsync_request::RequestError;
 use dirsync_store::{NewRun, RunKey, RunRecord};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Start a sync (the product's "Run Sync").
 ///
@@ -39,7 +39,7 @@ use uuid::Uuid;
 #[tracing::instrument(name = "start_sync", skip_all, fields(tenant_id = %id, run_id = tracing::field::Empty))]
 pub(crate) async fn start_sync(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
     OptionalJson(body): OptionalJson<StartSync>,
 ) -> Result<Response, ApiError> {
     app.store.tenants().view(id).await?;
@@ -65,7 +65,7 @@ pub(crate) async fn start_sync(
 /// Creates the run and sends its request. Without the broker the run is
 /// still recorded, and the scheduler's sweep sends its request later
 /// (`scheduler.stale_queued_ms`): a click is never lost.
-async fn request(app: &AppState, tenant_id: Uuid, mode: SyncMode) -> Result<(RunRecord, bool), ApiError> {
+async fn request(app: &AppState, tenant_id: TenantId, mode: SyncMode) -> Result<(RunRecord, bool), ApiError> {
     let fallback = |why: String| async move {
         tracing::warn!(%tenant_id, error = %why, "broker unavailable; the run is recorded and the scheduler will send its request");
         let new = NewRun {
@@ -97,7 +97,7 @@ async fn request(app: &AppState, tenant_id: Uuid, mode: SyncMode) -> Result<(Run
 struct RunCursor {
     #[serde(with = "time::serde::rfc3339")]
     t: OffsetDateTime,
-    id: Uuid,
+    id: RunId,
 }
 
 /// A tenant's runs, newest first.
@@ -108,7 +108,7 @@ struct RunCursor {
 )]
 pub(crate) async fn list_syncs(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<RunPage>, ApiError> {
     let limit = pagination::limit(query.limit, 20, 100)?;
@@ -146,7 +146,7 @@ pub(crate) async fn list_syncs(
 )]
 pub(crate) async fn get_sync(
     State(app): State<AppState>,
-    ApiPath(run_id): ApiPath<Uuid>,
+    ApiPath(run_id): ApiPath<RunId>,
 ) -> Result<Json<Run>, ApiError> {
     Ok(Json(app.store.runs().get(run_id).await?.into()))
 }
@@ -165,7 +165,7 @@ pub(crate) async fn get_sync(
 )]
 pub(crate) async fn confirm_deletions(
     State(app): State<AppState>,
-    ApiPath(run_id): ApiPath<Uuid>,
+    ApiPath(run_id): ApiPath<RunId>,
 ) -> Result<Json<Run>, ApiError> {
     match app.store.runs().confirm_deletions(run_id).await? {
         Some(run) => {

@@ -19,10 +19,10 @@ use axum::{
     http::{StatusCode, header::LOCATION},
     response::{IntoResponse, Response},
 };
+use dirsync_domain::TenantId;
 use dirsync_store::{NewTenant, TenantSettingsPatch, TenantView};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 const NAME_MAX: usize = 200;
 const TOKEN_MAX: usize = 512;
@@ -79,7 +79,7 @@ pub(crate) async fn list_tenants(
     let after = query
         .cursor
         .as_deref()
-        .map(|c| pagination::decode::<Uuid>(Listing::Tenants, c))
+        .map(|c| pagination::decode::<TenantId>(Listing::Tenants, c))
         .transpose()?;
     let rows = app.store.tenants().page(after, limit + 1).await?;
     let (rows, next_cursor) = pagination::split_page(rows, limit, |t| pagination::encode(Listing::Tenants, &t.id));
@@ -99,7 +99,7 @@ pub(crate) async fn list_tenants(
 )]
 pub(crate) async fn get_tenant(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
 ) -> Result<Json<TenantDetail>, ApiError> {
     let view = app.store.tenants().view(id).await?;
     Ok(Json(detail(&app, view).await?))
@@ -117,7 +117,7 @@ pub(crate) async fn get_tenant(
 )]
 pub(crate) async fn update_tenant(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<UpdateSettings>,
 ) -> Result<Json<TenantDetail>, ApiError> {
     let patch = checked_settings(&app, body).await?;
@@ -137,7 +137,7 @@ pub(crate) async fn update_tenant(
 )]
 pub(crate) async fn replace_credentials(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<ReplaceCredentials>,
 ) -> Result<Json<Tenant>, ApiError> {
     let token = checked_token(&body.api_token)?;
@@ -167,7 +167,7 @@ pub(crate) async fn replace_credentials(
 )]
 pub(crate) async fn delete_tenant(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
 ) -> Result<StatusCode, ApiError> {
     if !app.store.tenants().delete(id).await? {
         return Err(ApiError::NotFound {
@@ -192,7 +192,7 @@ pub(crate) async fn delete_tenant(
 )]
 pub(crate) async fn verify_tenant(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TenantId>,
 ) -> Result<Json<Verification>, ApiError> {
     let (url, token) = app.store.tenants().credentials(&app.cipher, id).await?;
     let (verification, ok) = verify::verify(&url, token, &app.url_policy, &app.okta_client)

@@ -6,6 +6,7 @@ mod pages;
 mod reads;
 mod upserts;
 
+use dirsync_domain::{RunId, TenantId};
 use pages::{add_tallies, claim_pages, record_seen};
 pub use reads::{DirectoryQuery, GroupRow, UserRow};
 use upserts::{insert_members, upsert_groups, upsert_users};
@@ -14,7 +15,6 @@ use crate::{Directory, StoreError, events::EventRow};
 use dirsync_domain::{GroupRecord, PageFetched, PagePayload, UserRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// The pages of one writer batch, applied in one transaction.
 pub struct PageBatch<'a> {
@@ -29,7 +29,7 @@ pub struct WrittenBatch {
     /// Pages that had been applied before (redelivery or refetch): skipped.
     pub duplicates: usize,
     /// Runs that got pages in this batch; each may now be complete.
-    pub runs: BTreeSet<Uuid>,
+    pub runs: BTreeSet<RunId>,
     pub users_changed: u64,
     pub groups_changed: u64,
     pub memberships_added: u64,
@@ -131,7 +131,7 @@ impl Directory {
         Ok(written)
     }
 
-    pub async fn directory_counts(&self, tenant_id: Uuid) -> Result<DirectoryCounts, StoreError> {
+    pub async fn directory_counts(&self, tenant_id: TenantId) -> Result<DirectoryCounts, StoreError> {
         let by_status: Vec<(String, i64)> = sqlx::query_as(
             "SELECT status, count(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL GROUP BY status ORDER BY status",
         )
@@ -155,16 +155,16 @@ impl Directory {
     }
 }
 
-pub(super) type Key<'a> = (Uuid, &'a str);
+pub(super) type Key<'a> = (TenantId, &'a str);
 
 /// A batch's rows, deduplicated (Okta repeats a row across pages when data
 /// moves mid-listing: last wins) and sorted by key.
 #[derive(Default)]
 struct BatchRows<'a> {
-    users: BTreeMap<Key<'a>, (Uuid, &'a UserRecord)>,
-    groups: BTreeMap<Key<'a>, (Uuid, &'a GroupRecord)>,
-    members: BTreeSet<(Uuid, &'a str, &'a str, Uuid)>,
-    tallies: BTreeMap<Uuid, RunTally>,
+    users: BTreeMap<Key<'a>, (RunId, &'a UserRecord)>,
+    groups: BTreeMap<Key<'a>, (RunId, &'a GroupRecord)>,
+    members: BTreeSet<(TenantId, &'a str, &'a str, RunId)>,
+    tallies: BTreeMap<RunId, RunTally>,
 }
 
 impl<'a> BatchRows<'a> {
@@ -206,7 +206,7 @@ impl<'a> BatchRows<'a> {
         }
     }
 
-    fn tally(&mut self, run: Uuid) -> &mut RunTally {
+    fn tally(&mut self, run: RunId) -> &mut RunTally {
         self.tallies.entry(run).or_default()
     }
 }
@@ -215,9 +215,9 @@ impl<'a> BatchRows<'a> {
 /// one on a tie: pages are in delivery order), so a batch holding a record
 /// twice never stores the older one.
 fn keep_newest<'a, R>(
-    rows: &mut BTreeMap<Key<'a>, (Uuid, &'a R)>,
+    rows: &mut BTreeMap<Key<'a>, (RunId, &'a R)>,
     key: Key<'a>,
-    row: (Uuid, &'a R),
+    row: (RunId, &'a R),
     last_updated: impl Fn(&R) -> Option<OffsetDateTime>,
 ) {
     match rows.get(&key) {

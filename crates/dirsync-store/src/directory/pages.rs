@@ -5,8 +5,8 @@
 use super::{BatchRows, RunTally};
 use crate::StoreError;
 use dirsync_domain::PageFetched;
+use dirsync_domain::RunId;
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
 /// Remembers what each run saw: users and groups (a full run's sweep
 /// removes the rest) and members per group (a completed member chain
@@ -37,7 +37,7 @@ pub(super) async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_
         .await?;
     }
     if !rows.members.is_empty() {
-        let runs: Vec<Uuid> = rows.members.iter().map(|m| m.3).collect();
+        let runs: Vec<RunId> = rows.members.iter().map(|m| m.3).collect();
         let groups: Vec<&str> = rows.members.iter().map(|m| m.1).collect();
         let users: Vec<&str> = rows.members.iter().map(|m| m.2).collect();
         sqlx::query(
@@ -64,7 +64,7 @@ pub(super) async fn claim_pages<'a>(
     pages: &[&'a PageFetched],
 ) -> Result<Vec<(&'a PageFetched, bool)>, StoreError> {
     // One version per key: the newest attempt in the batch.
-    let mut newest: BTreeMap<(Uuid, String, i32), &'a PageFetched> = BTreeMap::new();
+    let mut newest: BTreeMap<(RunId, String, i32), &'a PageFetched> = BTreeMap::new();
     for page in pages {
         let key = (page.run_id, page.chain.to_string(), page.seq as i32);
         match newest.get(&key) {
@@ -74,14 +74,14 @@ pub(super) async fn claim_pages<'a>(
             }
         }
     }
-    let runs: Vec<Uuid> = newest.keys().map(|k| k.0).collect();
+    let runs: Vec<RunId> = newest.keys().map(|k| k.0).collect();
     let chains: Vec<&str> = newest.keys().map(|k| k.1.as_str()).collect();
     let seqs: Vec<i32> = newest.keys().map(|k| k.2).collect();
     let rows: Vec<i32> = newest.values().map(|p| p.payload.rows() as i32).collect();
     let attempts: Vec<i32> = newest.values().map(|p| p.attempt as i32).collect();
     // `xmax` is 0 for a row this statement inserted, and not for one it
     // updated: the flag says the page is applied again.
-    let claimed: Vec<(Uuid, String, i32, bool)> = sqlx::query_as(
+    let claimed: Vec<(RunId, String, i32, bool)> = sqlx::query_as(
         "INSERT INTO sync_pages AS s (run_id, chain, seq, rows, attempt)
          SELECT p.* FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[], $5::int[])
              AS p(run_id, chain, seq, rows, attempt)
@@ -106,7 +106,7 @@ pub(super) async fn claim_pages<'a>(
 
 pub(super) async fn add_tallies(
     tx: &mut sqlx::PgConnection,
-    tallies: &BTreeMap<Uuid, RunTally>,
+    tallies: &BTreeMap<RunId, RunTally>,
 ) -> Result<(), StoreError> {
     for (run, t) in tallies {
         sqlx::query(

@@ -4,9 +4,9 @@
 //! meanwhile neither repeat nor vanish.
 
 use crate::{Directory, StoreError};
+use dirsync_domain::TenantId;
 use sqlx::FromRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A synced user: the typed signature fields, the whole profile, status
 /// and timestamps.
@@ -85,7 +85,7 @@ pub struct DirectoryQuery {
 
 impl Directory {
     /// A page of the tenant's synced users in `okta_id` order.
-    pub async fn users_page(&self, tenant_id: Uuid, query: &DirectoryQuery) -> Result<Vec<UserRow>, StoreError> {
+    pub async fn users_page(&self, tenant_id: TenantId, query: &DirectoryQuery) -> Result<Vec<UserRow>, StoreError> {
         Ok(sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users u
              WHERE u.tenant_id = $1
@@ -106,7 +106,7 @@ impl Directory {
     }
 
     /// A page of the tenant's synced groups in `okta_id` order.
-    pub async fn groups_page(&self, tenant_id: Uuid, query: &DirectoryQuery) -> Result<Vec<GroupRow>, StoreError> {
+    pub async fn groups_page(&self, tenant_id: TenantId, query: &DirectoryQuery) -> Result<Vec<GroupRow>, StoreError> {
         Ok(sqlx::query_as::<_, GroupRow>(
             "SELECT g.okta_id, g.group_type, g.name, g.description, g.object_class, g.profile,
                     g.created, g.last_updated, g.last_membership_updated, g.deleted_at,
@@ -133,7 +133,7 @@ impl Directory {
     /// only with `include_deleted`).
     pub async fn group_exists(
         &self,
-        tenant_id: Uuid,
+        tenant_id: TenantId,
         group_id: &str,
         include_deleted: bool,
     ) -> Result<bool, StoreError> {
@@ -150,7 +150,7 @@ impl Directory {
     /// A page of a group's members (as users) in user id order.
     pub async fn group_members_page(
         &self,
-        tenant_id: Uuid,
+        tenant_id: TenantId,
         group_id: &str,
         query: &DirectoryQuery,
     ) -> Result<Vec<UserRow>, StoreError> {

@@ -8,9 +8,9 @@ use crate::{
     events::{EventRow, StoredGroup, StoredUser},
 };
 use dirsync_domain::{GroupRecord, UserRecord};
+use dirsync_domain::{RunId, TenantId};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Inserts new users and updates changed ones; returns, for each row
 /// actually written, its run and its change event (none when only
@@ -18,8 +18,8 @@ use uuid::Uuid;
 /// the page's is left alone: a late page never rolls data back.
 pub(super) async fn upsert_users(
     tx: &mut sqlx::PgConnection,
-    users: &BTreeMap<Key<'_>, (Uuid, &UserRecord)>,
-) -> Result<Vec<(Uuid, Option<EventRow>)>, StoreError> {
+    users: &BTreeMap<Key<'_>, (RunId, &UserRecord)>,
+) -> Result<Vec<(RunId, Option<EventRow>)>, StoreError> {
     if users.is_empty() {
         return Ok(Vec::new());
     }
@@ -38,11 +38,11 @@ pub(super) async fn upsert_users(
     .bind(&cols.id)
     .fetch_all(&mut *tx)
     .await?;
-    let stored: BTreeMap<(Uuid, String), StoredUser> = stored
+    let stored: BTreeMap<(TenantId, String), StoredUser> = stored
         .into_iter()
         .map(|s| ((s.tenant_id, s.okta_id.clone()), s))
         .collect();
-    let changed: Vec<(Uuid, String)> = sqlx::query_as(
+    let changed: Vec<(TenantId, String)> = sqlx::query_as(
         "INSERT INTO users AS u (tenant_id, okta_id, status, created, activated, status_changed, last_login,
                                  last_updated, password_changed, user_type_id, profile)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
@@ -96,7 +96,7 @@ pub(super) async fn upsert_users(
 /// One array per column: UNNEST binds a column, not a row.
 #[derive(Default)]
 struct UserColumns {
-    tenant: Vec<Uuid>,
+    tenant: Vec<TenantId>,
     id: Vec<String>,
     status: Vec<String>,
     created: Vec<Option<OffsetDateTime>>,
@@ -110,7 +110,7 @@ struct UserColumns {
 }
 
 impl UserColumns {
-    fn push(&mut self, tenant: Uuid, u: &UserRecord) {
+    fn push(&mut self, tenant: TenantId, u: &UserRecord) {
         self.tenant.push(tenant);
         self.id.push(u.okta_id.clone());
         self.status.push(u.status.clone());
@@ -127,8 +127,8 @@ impl UserColumns {
 
 pub(super) async fn upsert_groups(
     tx: &mut sqlx::PgConnection,
-    groups: &BTreeMap<Key<'_>, (Uuid, &GroupRecord)>,
-) -> Result<Vec<(Uuid, Option<EventRow>)>, StoreError> {
+    groups: &BTreeMap<Key<'_>, (RunId, &GroupRecord)>,
+) -> Result<Vec<(RunId, Option<EventRow>)>, StoreError> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
@@ -157,11 +157,11 @@ pub(super) async fn upsert_groups(
     .bind(&id)
     .fetch_all(&mut *tx)
     .await?;
-    let stored: BTreeMap<(Uuid, String), StoredGroup> = stored
+    let stored: BTreeMap<(TenantId, String), StoredGroup> = stored
         .into_iter()
         .map(|s| ((s.tenant_id, s.okta_id.clone()), s))
         .collect();
-    let changed: Vec<(Uuid, String)> = sqlx::query_as(
+    let changed: Vec<(TenantId, String)> = sqlx::query_as(
         "INSERT INTO groups AS g (tenant_id, okta_id, group_type, created, last_updated, last_membership_updated,
                                   object_class, profile)
          SELECT t, i, k, c, lu, lmu, ARRAY(SELECT jsonb_array_elements_text(oc)), p
@@ -211,12 +211,12 @@ pub(super) async fn upsert_groups(
 /// Adds memberships; returns a `membership.added` event per row inserted.
 pub(super) async fn insert_members(
     tx: &mut sqlx::PgConnection,
-    members: &BTreeSet<(Uuid, &str, &str, Uuid)>,
+    members: &BTreeSet<(TenantId, &str, &str, RunId)>,
 ) -> Result<Vec<EventRow>, StoreError> {
     if members.is_empty() {
         return Ok(Vec::new());
     }
-    let mut run_of: BTreeMap<(Uuid, &str), Uuid> = BTreeMap::new();
+    let mut run_of: BTreeMap<(TenantId, &str), RunId> = BTreeMap::new();
     let (mut tenant, mut group, mut user) = (Vec::new(), Vec::new(), Vec::new());
     for (t, g, u, run) in members {
         tenant.push(*t);
@@ -224,7 +224,7 @@ pub(super) async fn insert_members(
         user.push(*u);
         run_of.insert((*t, *g), *run);
     }
-    let added: Vec<(Uuid, String, String)> = sqlx::query_as(
+    let added: Vec<(TenantId, String, String)> = sqlx::query_as(
         "INSERT INTO group_members (tenant_id, group_id, user_id)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[])
          ON CONFLICT DO NOTHING

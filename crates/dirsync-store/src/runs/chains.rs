@@ -5,9 +5,9 @@
 use super::{Lease, lease::lease_held};
 use crate::{Runs, StoreError};
 use dirsync_domain::Chain;
+use dirsync_domain::{RunId, TenantId};
 use sqlx::FromRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A chain found while walking another (a groups page reveals member
 /// chains), with how many rows it should list (the group's `usersCount`).
@@ -51,7 +51,7 @@ pub struct Checkpoint<'a> {
 }
 
 impl Runs {
-    pub async fn chains(&self, run_id: Uuid) -> Result<Vec<ChainState>, StoreError> {
+    pub async fn chains(&self, run_id: RunId) -> Result<Vec<ChainState>, StoreError> {
         #[derive(FromRow)]
         struct Row {
             chain: String,
@@ -87,7 +87,7 @@ impl Runs {
     /// run keeps the first value.
     pub async fn add_chains(
         &self,
-        run_id: Uuid,
+        run_id: RunId,
         lease: &Lease,
         chains: &[(Chain, String)],
         okta_clock: Option<(OffsetDateTime, i64)>,
@@ -128,7 +128,7 @@ impl Runs {
     /// users): a full run pages those ranges side by side.
     pub async fn user_split_points(
         &self,
-        tenant_id: Uuid,
+        tenant_id: TenantId,
         slices: u16,
         min_per_slice: i64,
     ) -> Result<Vec<OffsetDateTime>, StoreError> {
@@ -158,7 +158,7 @@ impl Runs {
 
     /// Records a chain's progress (and the chains it revealed) in one
     /// transaction, only while `owner` holds the lease. `false`: lease lost.
-    pub async fn checkpoint(&self, run_id: Uuid, lease: &Lease, cp: Checkpoint<'_>) -> Result<bool, StoreError> {
+    pub async fn checkpoint(&self, run_id: RunId, lease: &Lease, cp: Checkpoint<'_>) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if !lease_held(&mut tx, run_id, lease, cp.okta_requests).await? {
             return Ok(false);
@@ -198,7 +198,7 @@ impl Runs {
     /// takes it again, so no request is spent on it twice).
     pub async fn complete_fetch(
         &self,
-        run_id: Uuid,
+        run_id: RunId,
         lease: &Lease,
         okta_requests: u64,
     ) -> Result<Option<u32>, StoreError> {
@@ -223,7 +223,7 @@ impl Runs {
 
 async fn insert_chains(
     tx: &mut sqlx::PgConnection,
-    run_id: Uuid,
+    run_id: RunId,
     chains: &[NewChain],
     done: bool,
 ) -> Result<(), StoreError> {

@@ -5,10 +5,10 @@
 use super::bounded_message;
 use crate::{Runs, StoreError};
 use dirsync_domain::{ErrorCode, SyncMode, Trigger};
+use dirsync_domain::{RunId, TenantId};
 use sqlx::FromRow;
 use std::time::Duration;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Who holds a run: the worker process and the attempt it was granted.
 /// Every write of run state carries it and is refused once the run has
@@ -24,8 +24,8 @@ pub struct Lease {
 /// What a worker gets when its lease on a run is granted.
 #[derive(Debug, Clone)]
 pub struct ClaimedRun {
-    pub run_id: Uuid,
-    pub tenant_id: Uuid,
+    pub run_id: RunId,
+    pub tenant_id: TenantId,
     pub mode: SyncMode,
     pub lease: Lease,
     /// Handoffs after a lapsed lease so far (this one included): what the
@@ -48,7 +48,7 @@ pub struct ClaimedRun {
 
 #[derive(FromRow)]
 struct ClaimRow {
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     mode: String,
     attempt: i32,
     lost_leases: i32,
@@ -66,7 +66,7 @@ impl Runs {
     /// lease that expired (its worker died). `None`: someone alive owns it,
     /// or its fetch ended, or it ended, or its row is locked (a writer is
     /// finalizing it): a worker slot never waits on a long finalize.
-    pub async fn claim_run(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<Option<ClaimedRun>, StoreError> {
+    pub async fn claim_run(&self, run_id: RunId, owner: &str, ttl: Duration) -> Result<Option<ClaimedRun>, StoreError> {
         // A run whose fetch is complete is never fetched again: no request
         // is spent on it twice.
         self.claim(
@@ -83,7 +83,7 @@ impl Runs {
     /// whose fetch ended and whose check is not done, held by nobody alive.
     pub async fn claim_removal_check(
         &self,
-        run_id: Uuid,
+        run_id: RunId,
         owner: &str,
         ttl: Duration,
     ) -> Result<Option<ClaimedRun>, StoreError> {
@@ -104,7 +104,7 @@ impl Runs {
     /// resend count starts over.
     async fn claim(
         &self,
-        run_id: Uuid,
+        run_id: RunId,
         owner: &str,
         ttl: Duration,
         condition: &'static str,
@@ -151,7 +151,7 @@ impl Runs {
     /// Extends the lease. `false`: the lease was lost (expired and taken, or
     /// the run ended, or its phase did: ending a phase lets the lease go);
     /// the worker must stop touching the run.
-    pub async fn heartbeat(&self, run_id: Uuid, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+    pub async fn heartbeat(&self, run_id: RunId, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE sync_runs SET lease_expires_at = now() + make_interval(secs => $3)
              WHERE id = $1 AND lease_owner = $2 AND attempt = $4 AND state = 'running'",
@@ -168,7 +168,7 @@ impl Runs {
     /// Ends the run as failed, if `owner` still holds it.
     pub async fn fail(
         &self,
-        run_id: Uuid,
+        run_id: RunId,
         lease: &Lease,
         code: ErrorCode,
         message: &str,
@@ -193,7 +193,7 @@ impl Runs {
     /// The run's time slice ended: the lease is given up gracefully (like
     /// [`Runs::release_lease`]) and counted, and the caller puts the run's
     /// request at the back of its queue.
-    pub async fn end_slice(&self, run_id: Uuid, lease: &Lease, okta_requests: u64) -> Result<bool, StoreError> {
+    pub async fn end_slice(&self, run_id: RunId, lease: &Lease, okta_requests: u64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE sync_runs SET lease_owner = NULL, lease_expires_at = now() - interval '1 millisecond',
                     slices = slices + 1, okta_requests = okta_requests + $4
@@ -212,7 +212,7 @@ impl Runs {
     /// trouble): the scheduler sends its request again on its next round.
     /// The lease names nobody afterwards, so the next claim is not counted
     /// as a lost lease.
-    pub async fn release_lease(&self, run_id: Uuid, lease: &Lease) -> Result<bool, StoreError> {
+    pub async fn release_lease(&self, run_id: RunId, lease: &Lease) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE sync_runs SET lease_owner = NULL, lease_expires_at = now() - interval '1 millisecond'
              WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running'",
@@ -230,7 +230,7 @@ impl Runs {
 /// holds it, adding the Okta requests spent meanwhile.
 pub(super) async fn lease_held(
     tx: &mut sqlx::PgConnection,
-    run_id: Uuid,
+    run_id: RunId,
     lease: &Lease,
     okta_requests: u64,
 ) -> Result<bool, StoreError> {

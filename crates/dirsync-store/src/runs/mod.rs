@@ -25,6 +25,7 @@ pub use views::RunKey;
 
 use crate::{Runs, StoreError};
 use dirsync_domain::{ErrorCode, RunState, SyncMode, Trigger};
+use dirsync_domain::{RunId, TenantId};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -32,8 +33,8 @@ use uuid::Uuid;
 /// A run: state, progress and counts.
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct RunRecord {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub id: RunId,
+    pub tenant_id: TenantId,
     #[sqlx(try_from = "String")]
     pub mode: ModeText,
     #[sqlx(try_from = "String")]
@@ -68,7 +69,7 @@ pub struct RunRecord {
     pub memberships_unverified: i64,
     pub deletions_confirmed_at: Option<OffsetDateTime>,
     /// A newer full run took this review over.
-    pub superseded_by: Option<Uuid>,
+    pub superseded_by: Option<RunId>,
     /// Okta's clock when the run began listing, and Okta's clock minus ours.
     pub okta_started_at: Option<OffsetDateTime>,
     pub clock_skew_ms: Option<i64>,
@@ -161,7 +162,7 @@ pub(crate) const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger
     FROM sync_runs r";
 
 pub struct NewRun {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub mode: SyncMode,
     pub trigger: Trigger,
 }
@@ -173,7 +174,7 @@ impl Runs {
     pub async fn request(&self, new: NewRun) -> Result<(RunRecord, bool), StoreError> {
         loop {
             // An incremental run needs a success to start from; without one it is full.
-            let inserted: Option<(Uuid,)> = sqlx::query_as(
+            let inserted: Option<(RunId,)> = sqlx::query_as(
                 "INSERT INTO sync_runs (id, tenant_id, mode, trigger, state, changed_since)
                  SELECT $1, t.id,
                         CASE WHEN $3 = 'incremental' AND t.last_success_at IS NOT NULL THEN 'incremental' ELSE 'full' END,
@@ -193,7 +194,7 @@ impl Runs {
             if let Some((id,)) = inserted {
                 return Ok((self.get(id).await?, true));
             }
-            let active: Option<(Uuid,)> =
+            let active: Option<(RunId,)> =
                 sqlx::query_as("SELECT id FROM sync_runs WHERE tenant_id = $1 AND state IN ('queued', 'running')")
                     .bind(new.tenant_id)
                     .fetch_optional(&self.pool)
@@ -205,7 +206,7 @@ impl Runs {
         }
     }
 
-    pub async fn get(&self, run_id: Uuid) -> Result<RunRecord, StoreError> {
+    pub async fn get(&self, run_id: RunId) -> Result<RunRecord, StoreError> {
         sqlx::query_as::<_, RunRecord>(sqlx::AssertSqlSafe(format!("{RUN_SELECT} WHERE r.id = $1")))
             .bind(run_id)
             .fetch_optional(&self.pool)
@@ -216,8 +217,8 @@ impl Runs {
             })
     }
 
-    pub async fn latest(&self, tenant_id: Uuid, limit: i64) -> Result<Vec<Uuid>, StoreError> {
-        let ids: Vec<(Uuid,)> =
+    pub async fn latest(&self, tenant_id: TenantId, limit: i64) -> Result<Vec<RunId>, StoreError> {
+        let ids: Vec<(RunId,)> =
             sqlx::query_as("SELECT id FROM sync_runs WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2")
                 .bind(tenant_id)
                 .bind(limit)
@@ -229,7 +230,7 @@ impl Runs {
     /// Ends an active run as failed whoever holds it: for the writers,
     /// when a page of the run cannot be stored (it was dead-lettered) or
     /// its pages never arrive. `false` if the run had already ended.
-    pub async fn fail_active(&self, run_id: Uuid, code: ErrorCode, message: &str) -> Result<bool, StoreError> {
+    pub async fn fail_active(&self, run_id: RunId, code: ErrorCode, message: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE sync_runs SET state = 'failed', error_code = $2, error_message = $3, finished_at = now(),
                     lease_owner = NULL, lease_expires_at = NULL
@@ -245,7 +246,7 @@ impl Runs {
 
     /// Ends the tenant's active run as failed (`internal`, superseded), so
     /// a new one can start. For runs known to be unrecoverable.
-    pub async fn supersede_active(&self, tenant_id: Uuid) -> Result<u64, StoreError> {
+    pub async fn supersede_active(&self, tenant_id: TenantId) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE sync_runs SET state = 'failed', error_code = 'internal',
                     error_message = 'superseded by a newer run', finished_at = now(),

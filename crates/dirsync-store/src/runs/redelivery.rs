@@ -5,9 +5,9 @@
 
 use crate::{Runs, StoreError};
 use dirsync_domain::{CheckRemovals, SyncMode, SyncRequested, Trigger, WorkerMessage};
+use dirsync_domain::{RunId, TenantId};
 use sqlx::FromRow;
 use std::time::Duration;
-use uuid::Uuid;
 
 /// A message for the workers and the queue it goes to (the run's trigger
 /// decides: manual runs have their own queue, taken first).
@@ -22,8 +22,8 @@ const MAX_RESEND_INTERVAL: Duration = Duration::from_secs(3600);
 
 #[derive(FromRow)]
 struct Orphan {
-    id: Uuid,
-    tenant_id: Uuid,
+    id: RunId,
+    tenant_id: TenantId,
     mode: String,
     trigger: String,
     attempt: i32,

@@ -4,7 +4,7 @@
 
 use super::Lease;
 use crate::{Runs, StoreError};
-use uuid::Uuid;
+use dirsync_domain::{RunId, TenantId};
 
 /// The two kinds of directory rows a run confirms gone by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl Runs {
     /// Users (`kind` `u`) or groups (`g`) stored for the tenant that this
     /// full run has not seen: the candidates for removal, each to be
     /// confirmed with Okta by id.
-    pub async fn unseen(&self, run_id: Uuid, tenant_id: Uuid, kind: RowKind) -> Result<Vec<String>, StoreError> {
+    pub async fn unseen(&self, run_id: RunId, tenant_id: TenantId, kind: RowKind) -> Result<Vec<String>, StoreError> {
         let table = kind.table();
         let ids: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             // EXCEPT hashes both sides whatever the (often stale) statistics
@@ -74,7 +74,7 @@ impl Runs {
     /// transaction. `false`: the lease was lost (another worker checks).
     pub async fn complete_removal_check(
         &self,
-        run_id: Uuid,
+        run_id: RunId,
         lease: &Lease,
         confirmed: &ConfirmedGone,
         okta_requests: u64,

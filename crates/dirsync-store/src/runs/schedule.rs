@@ -4,9 +4,9 @@
 
 use crate::{Runs, StoreError};
 use dirsync_domain::{ErrorCode, SyncMode, schedule};
+use dirsync_domain::{RunId, TenantId};
 use std::{collections::HashMap, time::Duration};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 pub use dirsync_domain::schedule::INCREMENTAL_OVERLAP;
 
@@ -27,8 +27,8 @@ pub struct SchedulePolicy {
 /// A run the scheduler created and must now announce.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduledRun {
-    pub run_id: Uuid,
-    pub tenant_id: Uuid,
+    pub run_id: RunId,
+    pub tenant_id: TenantId,
     pub mode: SyncMode,
 }
 
@@ -119,7 +119,7 @@ impl Runs {
             .collect();
         let mut created = Vec::new();
         for sql in [DUE_RUNS, RETRY_RUNS] {
-            let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(sql)
+            let rows: Vec<(RunId, TenantId, String)> = sqlx::query_as(sql)
                 .bind(at)
                 .bind(policy.full_every.as_secs_f64())
                 .bind(INCREMENTAL_OVERLAP.as_secs_f64())
@@ -141,7 +141,7 @@ impl Runs {
 
     /// When the tenant's next scheduled run is due (in the past if the
     /// scheduler is behind).
-    pub async fn next_scheduled_run(&self, tenant_id: Uuid) -> Result<Option<OffsetDateTime>, StoreError> {
+    pub async fn next_scheduled_run(&self, tenant_id: TenantId) -> Result<Option<OffsetDateTime>, StoreError> {
         let next: Option<(OffsetDateTime,)> = sqlx::query_as("SELECT next_run_at FROM tenants WHERE id = $1")
             .bind(tenant_id)
             .fetch_optional(&self.pool)
@@ -155,7 +155,7 @@ impl Runs {
 /// the database counts tenants per minute, the domain chooses.
 pub(crate) async fn pick_schedule_minute(
     conn: &mut sqlx::PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     preferred_hour: Option<i32>,
 ) -> Result<i32, StoreError> {
     let window = schedule::minute_window(preferred_hour);
@@ -170,7 +170,7 @@ pub(crate) async fn pick_schedule_minute(
     .await?
     .into_iter()
     .collect();
-    Ok(schedule::least_loaded_minute(tenant_id, window, |m| {
+    Ok(schedule::least_loaded_minute(tenant_id.as_uuid(), window, |m| {
         load.get(&m).copied().unwrap_or(0)
     }))
 }

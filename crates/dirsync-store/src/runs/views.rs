@@ -2,21 +2,21 @@
 //! newest first as keyset pages, and its latest and active run.
 
 use crate::{RunRecord, Runs, StoreError, runs::RUN_SELECT};
+use dirsync_domain::{RunId, TenantId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Where a page of runs (newest first) continues.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunKey {
     pub created_at: OffsetDateTime,
-    pub id: Uuid,
+    pub id: RunId,
 }
 
 impl Runs {
     /// The tenant's runs, newest first, older than `before`.
     pub async fn tenant_runs_page(
         &self,
-        tenant_id: Uuid,
+        tenant_id: TenantId,
         before: Option<RunKey>,
         limit: i64,
     ) -> Result<Vec<RunRecord>, StoreError> {
@@ -37,7 +37,7 @@ impl Runs {
     /// The tenant's newest run, and its active one (queued or running), if any.
     pub async fn latest_run_views(
         &self,
-        tenant_id: Uuid,
+        tenant_id: TenantId,
     ) -> Result<(Option<RunRecord>, Option<RunRecord>), StoreError> {
         let latest = self.tenant_runs_page(tenant_id, None, 1).await?.pop();
         let active = sqlx::query_as::<_, RunRecord>(sqlx::AssertSqlSafe(format!(

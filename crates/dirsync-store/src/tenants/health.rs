@@ -2,14 +2,14 @@
 //! one process (not every worker) answers for all tenants.
 
 use crate::{StoreError, Tenants};
+use dirsync_domain::TenantId;
 use sqlx::FromRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// One tenant's sync health.
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct TenantHealth {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// End of the last successful run.
     pub last_success: Option<OffsetDateTime>,
     /// Last time a run reached Okta with the token (it lapses 30 days on).

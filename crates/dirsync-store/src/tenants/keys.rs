@@ -2,7 +2,7 @@
 //! tenant's token, and a key id never comes to name another key.
 
 use crate::{StoreError, Tenants, TokenCipher};
-use uuid::Uuid;
+use dirsync_domain::TenantId;
 
 /// What `dirsync keys rotate` did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13,7 +13,7 @@ pub struct KeyRotation {
     pub already_current: u64,
     /// Tenants whose token could not be decrypted (no key with its id, or
     /// the wrong key under that id), with the reason; left untouched.
-    pub failed: Vec<(Uuid, String)>,
+    pub failed: Vec<(TenantId, String)>,
 }
 
 impl Tenants {
@@ -37,7 +37,7 @@ impl Tenants {
                 .await?;
         #[derive(sqlx::FromRow)]
         struct Sealed {
-            id: Uuid,
+            id: TenantId,
             token_ciphertext: Vec<u8>,
             token_key_id: String,
             okta_url: String,

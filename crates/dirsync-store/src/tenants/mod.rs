@@ -14,15 +14,15 @@ pub use settings::TenantSettingsPatch;
 pub use views::TenantView;
 
 use crate::{StoreError, Tenants, TokenCipher};
+use dirsync_domain::TenantId;
 use secrecy::SecretString;
 use sqlx::FromRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A tenant as everyone but the worker sees it: no token.
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct Tenant {
-    pub id: Uuid,
+    pub id: TenantId,
     pub name: String,
     pub okta_url: String,
     pub okta_org_id: Option<String>,
@@ -39,7 +39,7 @@ pub struct NewTenant<'a> {
 
 impl Tenants {
     pub async fn create(&self, cipher: &TokenCipher, new: NewTenant<'_>) -> Result<Tenant, StoreError> {
-        let id = Uuid::now_v7();
+        let id = TenantId::generate();
         let (key_id, sealed) = cipher.encrypt(id, new.okta_url, new.api_token);
         let mut tx = self.pool.begin().await?;
         keys::record_key_fingerprint(&mut tx, cipher).await?;
@@ -65,7 +65,7 @@ impl Tenants {
     pub async fn replace_credentials(
         &self,
         cipher: &TokenCipher,
-        tenant_id: Uuid,
+        tenant_id: TenantId,
         okta_url: &str,
         api_token: &SecretString,
     ) -> Result<(), StoreError> {
@@ -94,7 +94,7 @@ impl Tenants {
         Ok(())
     }
 
-    pub async fn get(&self, id: Uuid) -> Result<Tenant, StoreError> {
+    pub async fn get(&self, id: TenantId) -> Result<Tenant, StoreError> {
         sqlx::query_as::<_, Tenant>(
             "SELECT id, name, okta_url, okta_org_id, last_okta_success_at, created_at FROM tenants WHERE id = $1",
         )
@@ -109,7 +109,7 @@ impl Tenants {
 
     /// A tenant by id, or by name when the name is unique.
     pub async fn find(&self, id_or_name: &str) -> Result<Tenant, StoreError> {
-        if let Ok(id) = id_or_name.parse::<Uuid>() {
+        if let Ok(id) = id_or_name.parse::<TenantId>() {
             return self.get(id).await;
         }
         let mut found = sqlx::query_as::<_, Tenant>(
@@ -136,7 +136,7 @@ impl Tenants {
     pub async fn credentials(
         &self,
         cipher: &TokenCipher,
-        tenant_id: Uuid,
+        tenant_id: TenantId,
     ) -> Result<(String, SecretString), StoreError> {
         let row: Option<(String, Vec<u8>, String, i16)> = sqlx::query_as(
             "SELECT okta_url, token_ciphertext, token_key_id, token_aad_version FROM tenants WHERE id = $1",
@@ -155,7 +155,7 @@ impl Tenants {
     }
 
     /// Okta answered this tenant's token: the token's 30-day idle clock restarts.
-    pub async fn record_okta_success(&self, tenant_id: Uuid, org_id: Option<&str>) -> Result<(), StoreError> {
+    pub async fn record_okta_success(&self, tenant_id: TenantId, org_id: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE tenants SET last_okta_success_at = now(), okta_org_id = coalesce($2, okta_org_id)
              WHERE id = $1",

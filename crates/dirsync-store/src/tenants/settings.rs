@@ -3,7 +3,7 @@
 
 use super::views::{TENANT_COLUMNS, TenantView, tenant_not_found};
 use crate::{StoreError, Tenants};
-use uuid::Uuid;
+use dirsync_domain::TenantId;
 
 /// Settings to change; `None` leaves a setting as it is. For the nullable
 /// ones, `Some(None)` clears them.
@@ -21,7 +21,7 @@ pub struct TenantSettingsPatch {
 }
 
 impl Tenants {
-    pub async fn update_settings(&self, id: Uuid, patch: &TenantSettingsPatch) -> Result<TenantView, StoreError> {
+    pub async fn update_settings(&self, id: TenantId, patch: &TenantSettingsPatch) -> Result<TenantView, StoreError> {
         sqlx::query_as::<_, TenantView>(sqlx::AssertSqlSafe(format!(
             "UPDATE tenants SET
                 name = coalesce($2, name),
@@ -57,7 +57,7 @@ impl Tenants {
     /// Deletes the tenant and, through the foreign keys' cascades, its
     /// runs, users, groups, memberships and change events. `false`: no
     /// such tenant.
-    pub async fn delete(&self, id: Uuid) -> Result<bool, StoreError> {
+    pub async fn delete(&self, id: TenantId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
@@ -78,7 +78,7 @@ impl Tenants {
 
     /// New credentials make the old token's health meaningless: forget when
     /// Okta last answered it, and the org id when the URL changed too.
-    pub async fn forget_token_health(&self, tenant_id: Uuid, url_changed: bool) -> Result<(), StoreError> {
+    pub async fn forget_token_health(&self, tenant_id: TenantId, url_changed: bool) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE tenants SET last_okta_success_at = NULL,
                     okta_org_id = CASE WHEN $2 THEN NULL ELSE okta_org_id END

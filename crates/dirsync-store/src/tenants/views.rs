@@ -2,14 +2,14 @@
 //! token; listed as keyset pages (`WHERE id > $after`), never `OFFSET`.
 
 use crate::{StoreError, Tenants};
+use dirsync_domain::TenantId;
 use sqlx::FromRow;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A tenant with its settings and health; never its token.
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct TenantView {
-    pub id: Uuid,
+    pub id: TenantId,
     pub name: String,
     pub okta_url: String,
     pub okta_org_id: Option<String>,
@@ -36,7 +36,7 @@ pub(crate) const TENANT_COLUMNS: &str = "id, name, okta_url, okta_org_id, last_o
     last_success_at, last_full_success_at, created_at, updated_at";
 
 impl Tenants {
-    pub async fn view(&self, id: Uuid) -> Result<TenantView, StoreError> {
+    pub async fn view(&self, id: TenantId) -> Result<TenantView, StoreError> {
         sqlx::query_as::<_, TenantView>(sqlx::AssertSqlSafe(format!(
             "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
         )))
@@ -47,7 +47,7 @@ impl Tenants {
     }
 
     /// Tenants in id order (ids are time-ordered UUIDv7), after `after`.
-    pub async fn page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<TenantView>, StoreError> {
+    pub async fn page(&self, after: Option<TenantId>, limit: i64) -> Result<Vec<TenantView>, StoreError> {
         Ok(sqlx::query_as::<_, TenantView>(sqlx::AssertSqlSafe(format!(
             "SELECT {TENANT_COLUMNS} FROM tenants
              WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2"
@@ -59,7 +59,7 @@ impl Tenants {
     }
 }
 
-pub(crate) fn tenant_not_found(id: Uuid) -> StoreError {
+pub(crate) fn tenant_not_found(id: TenantId) -> StoreError {
     StoreError::NotFound {
         what: "tenant",
         id: id.to_string(),

@@ -1,6 +1,7 @@
 //! A database and a queue prefix per test, and a run to write pages for.
 
 use dirsync_domain::{Chain, PageFetched, PagePayload, SyncMode, Trigger, UserRecord};
+use dirsync_domain::{RunId, TenantId};
 use dirsync_queue::{Broker, QueueConfig};
 use dirsync_store::{NewRun, NewTenant, SecretsConfig, Store, TokenCipher};
 use futures::StreamExt;
@@ -54,7 +55,7 @@ impl Drop for Queues {
     }
 }
 
-pub async fn tenant(store: &Store) -> Uuid {
+pub async fn tenant(store: &Store) -> TenantId {
     let cipher = TokenCipher::from_config(&SecretsConfig {
         key_id: Some("test".into()),
         key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
@@ -72,7 +73,7 @@ pub async fn tenant(store: &Store) -> Uuid {
 
 /// A full run of `tenant`, running under a worker's lease: its pages may
 /// be written. Returns the run and the lease's attempt.
-pub async fn running_run(store: &Store, tenant: Uuid) -> (Uuid, u32) {
+pub async fn running_run(store: &Store, tenant: TenantId) -> (RunId, u32) {
     let (run, _) = store
         .runs()
         .request(NewRun {
@@ -92,7 +93,7 @@ pub async fn running_run(store: &Store, tenant: Uuid) -> (Uuid, u32) {
 }
 
 /// Page `seq` of the run's users chain, holding `ids` (ACTIVE users).
-pub fn users_page(tenant: Uuid, (run, attempt): (Uuid, u32), seq: u32, ids: &[&str]) -> PageFetched {
+pub fn users_page(tenant: TenantId, (run, attempt): (RunId, u32), seq: u32, ids: &[&str]) -> PageFetched {
     let users = ids
         .iter()
         .map(|id| UserRecord {

@@ -103,7 +103,7 @@ async fn register_tenant(
     cipher: &TokenCipher,
     sim: &OktaSim,
     token: SecretString,
-) -> anyhow::Result<uuid::Uuid> {
+) -> anyhow::Result<dirsync_domain::TenantId> {
     let url = sim.base_url().as_str().trim_end_matches('/').to_owned();
     match store.tenants().find(DEMO_TENANT).await {
         Ok(tenant) => {
@@ -130,7 +130,7 @@ async fn register_tenant(
 async fn sync_with_progress(
     config: &Config,
     store: &Store,
-    tenant_id: uuid::Uuid,
+    tenant_id: dirsync_domain::TenantId,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<dirsync_store::RunRecord> {
     let (run, _) = super::start_sync(config, store, tenant_id, SyncMode::Full).await?;

@@ -58,7 +58,7 @@ pub(super) async fn run(config: &Config, args: SyncArgs) -> anyhow::Result<ExitC
 pub async fn start_sync(
     config: &Config,
     store: &Store,
-    tenant_id: uuid::Uuid,
+    tenant_id: dirsync_domain::TenantId,
     mode: SyncMode,
 ) -> anyhow::Result<(RunRecord, bool)> {
     let broker = Broker::connect(&config.amqp, "dirsync-cli").await?;

@@ -18,25 +18,25 @@ use crate::{
     events::{EventRow, insert_events},
 };
 use dirsync_domain::{CheckRemovals, ErrorCode, RunState, SyncMode, WorkerMessage};
+use dirsync_domain::{RunId, TenantId};
 use everyone::derive_everyone;
 use removals::{apply_removals, guard_and_stored, hold_removals, proven_removals, unverified_memberships};
 use serde_json::json;
 use std::time::Duration;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// The run row, locked for the finalize transaction.
 #[derive(sqlx::FromRow)]
 struct LockedRun {
-    id: Uuid,
-    tenant_id: Uuid,
+    id: RunId,
+    tenant_id: TenantId,
     mode: String,
     state: String,
     trigger: String,
     fetch_completed_at: Option<OffsetDateTime>,
     removals_requested_at: Option<OffsetDateTime>,
     removals_checked_at: Option<OffsetDateTime>,
-    superseded_by: Option<Uuid>,
+    superseded_by: Option<RunId>,
     created_at: OffsetDateTime,
     /// Where the next incremental window starts: Okta's clock when the run
     /// began, or ours for runs from before that was recorded.
@@ -78,7 +78,7 @@ impl Runs {
     /// chain is written: asks for the removal check of a full run that has
     /// not had it, and otherwise finalizes. The row lock and the state
     /// checks make each happen once, whoever calls it and however often.
-    pub async fn try_finalize(&self, run_id: Uuid) -> Result<Finalize, StoreError> {
+    pub async fn try_finalize(&self, run_id: RunId) -> Result<Finalize, StoreError> {
         let mut tx = self.pool.begin().await?;
         let Some(run) = lock_run(&mut tx, run_id).await? else {
             return Ok(Finalize::NotYet);
@@ -127,7 +127,7 @@ impl Runs {
     /// written for `lost_after` (a page was dead-lettered: it will never
     /// come).
     pub async fn sweep_fetched_runs(&self, settle: Duration, lost_after: Duration) -> Result<FetchedSweep, StoreError> {
-        let runs: Vec<(Uuid, bool, i32, i64)> = sqlx::query_as(
+        let runs: Vec<(RunId, bool, i32, i64)> = sqlx::query_as(
             "SELECT r.id,
                     coalesce((SELECT max(p.written_at) FROM sync_pages p WHERE p.run_id = r.id), r.fetch_completed_at)
                         < now() - make_interval(secs => $2),
@@ -179,12 +179,12 @@ impl Runs {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FetchedSweep {
     /// Runs it ended (finalized, or failed for lost pages).
-    pub ended: Vec<Uuid>,
+    pub ended: Vec<RunId>,
     /// Removal checks to send (their writer's notice was lost).
     pub requests: Vec<WorkRequest>,
 }
 
-async fn lock_run(tx: &mut sqlx::PgConnection, run_id: Uuid) -> Result<Option<LockedRun>, StoreError> {
+async fn lock_run(tx: &mut sqlx::PgConnection, run_id: RunId) -> Result<Option<LockedRun>, StoreError> {
     Ok(sqlx::query_as::<_, LockedRun>(
         "SELECT id, tenant_id, mode, state, trigger, fetch_completed_at, removals_requested_at, removals_checked_at,
                 superseded_by, created_at,
@@ -266,7 +266,7 @@ async fn finalize_locked(tx: &mut sqlx::PgConnection, run: &LockedRun) -> Result
 /// older run's removals are dropped (this run proved or held its own), and
 /// it ends as succeeded, naming the run that took over.
 async fn supersede_older_reviews(tx: &mut sqlx::PgConnection, run: &LockedRun) -> Result<(), StoreError> {
-    let older: Vec<(Uuid,)> = sqlx::query_as(
+    let older: Vec<(RunId,)> = sqlx::query_as(
         "UPDATE sync_runs SET state = 'succeeded', superseded_by = $1,
                 pending_user_removals = NULL, pending_group_removals = NULL, pending_membership_removals = NULL
          WHERE tenant_id = $2 AND state = 'needs_review' AND id <> $1 AND created_at < $3
@@ -277,7 +277,7 @@ async fn supersede_older_reviews(tx: &mut sqlx::PgConnection, run: &LockedRun) -
     .bind(run.created_at)
     .fetch_all(&mut *tx)
     .await?;
-    let ids: Vec<Uuid> = older.into_iter().map(|(id,)| id).collect();
+    let ids: Vec<RunId> = older.into_iter().map(|(id,)| id).collect();
     if !ids.is_empty() {
         sqlx::query("DELETE FROM sync_held_removals WHERE run_id = ANY($1)")
             .bind(&ids)

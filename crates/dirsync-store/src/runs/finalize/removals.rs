@@ -9,11 +9,11 @@ use super::{
     lock_run,
 };
 use crate::{RowKind, RunRecord, Runs, StoreError, events::insert_events};
+use dirsync_domain::{RunId, TenantId};
 use dirsync_domain::{
     RunState,
     deletion::{Counts, DeletionGuard, Threshold},
 };
-use uuid::Uuid;
 
 /// What a run proved gone.
 #[derive(Default)]
@@ -39,7 +39,7 @@ impl Runs {
     /// still true are applied now (a user or group still stored and not
     /// written by a later run; a membership whose group's member list no
     /// later run saw change). `None` if the run is not waiting for that.
-    pub async fn confirm_deletions(&self, run_id: Uuid) -> Result<Option<RunRecord>, StoreError> {
+    pub async fn confirm_deletions(&self, run_id: RunId) -> Result<Option<RunRecord>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let Some(run) = lock_run(&mut tx, run_id).await? else {
             return Err(StoreError::NotFound {
@@ -163,7 +163,7 @@ pub(super) async fn unverified_memberships(tx: &mut sqlx::PgConnection, run: &Lo
 /// The tenant's thresholds and what it stores of each kind.
 pub(super) async fn guard_and_stored(
     tx: &mut sqlx::PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<(DeletionGuard, Counts), StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {

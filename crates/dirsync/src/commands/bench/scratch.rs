@@ -5,13 +5,13 @@
 use crate::commands::{Roles, run_roles};
 use crate::config::Config;
 use anyhow::Context;
+use dirsync_domain::{RunId, TenantId};
 use dirsync_okta_sim::OktaSim;
 use dirsync_queue::Broker;
 use dirsync_store::{NewTenant, SecretsConfig, Store, TokenCipher, testing::TestDatabase};
 use secrecy::SecretString;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// A scratch database and queue prefix, and a cipher for their tenants.
 pub(super) struct BenchEnv {
@@ -29,7 +29,7 @@ impl BenchEnv {
             .context("creating the scratch database")?;
         let mut config = config.clone();
         config.database.url = db.url.clone();
-        config.amqp.prefix = format!("bench_{}", Uuid::now_v7().simple());
+        config.amqp.prefix = format!("bench_{}", uuid::Uuid::now_v7().simple());
         config.telemetry.listen = "127.0.0.1:0".into();
         config.okta.allow_insecure_urls = true;
         config.scheduler.daily = false;
@@ -47,7 +47,7 @@ impl BenchEnv {
         })
     }
 
-    pub(super) async fn tenant(&self, name: &str, sim: &OktaSim, token: &str) -> anyhow::Result<Uuid> {
+    pub(super) async fn tenant(&self, name: &str, sim: &OktaSim, token: &str) -> anyhow::Result<TenantId> {
         let url = sim.base_url().as_str().trim_end_matches('/').to_owned();
         let token = SecretString::from(token.to_owned());
         Ok(self
@@ -88,7 +88,7 @@ impl BenchEnv {
 
 pub(super) async fn wait_for(
     store: &Store,
-    run: Uuid,
+    run: RunId,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<dirsync_store::RunRecord> {
     let mut last_print = Instant::now();
