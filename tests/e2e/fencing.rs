@@ -46,7 +46,7 @@ async fn expire_lease(store: &Store, run: RunId) {
 
 fn user(id: &str, title: &str, minute: u8) -> UserRecord {
     UserRecord {
-        okta_id: id.to_owned(),
+        okta_id: id.into(),
         status: "ACTIVE".into(),
         created: None,
         activated: None,

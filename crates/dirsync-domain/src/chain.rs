@@ -1,3 +1,4 @@
+use crate::OktaGroupId;
 use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
@@ -19,12 +20,12 @@ pub enum Chain {
     UsersCatchUp,
     Groups,
     Members {
-        group_id: String,
+        group_id: OktaGroupId,
     },
     /// The built-in Everyone group: its members are all the org's users, so
     /// they are derived at finalize instead of paged. Always complete.
     Everyone {
-        group_id: String,
+        group_id: OktaGroupId,
     },
 }
 
@@ -54,7 +55,7 @@ impl FromStr for Chain {
             if rest.is_empty() {
                 Err(bad())
             } else {
-                Ok(rest.to_owned())
+                Ok(OktaGroupId::from(rest))
             }
         };
         match s {

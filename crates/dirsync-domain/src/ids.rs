@@ -1,7 +1,8 @@
-//! Identifiers that cannot be swapped: a tenant's id is not a run's, and
-//! neither is a bare `Uuid`. Both serialize as the plain UUID (messages and
-//! the HTTP API are unchanged), and with the `sqlx` feature bind and decode
-//! as PostgreSQL `uuid` columns.
+//! Identifiers that cannot be swapped: a tenant's id is not a run's, an
+//! Okta user's id is not a group's, and neither is a bare `Uuid` or
+//! `String`. Each serializes as the plain value (messages and the HTTP API
+//! are unchanged), and with the `sqlx` feature binds and decodes as its
+//! PostgreSQL column (`uuid`, `text`).
 
 use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
@@ -70,6 +71,77 @@ uuid_id!(
 uuid_id!(
     /// One sync run of one tenant.
     RunId
+);
+
+macro_rules! okta_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> $name {
+                $name(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> $name {
+                $name(id.to_owned())
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+okta_id!(
+    /// An Okta user's id (`00u…`), as Okta gave it.
+    OktaUserId
+);
+okta_id!(
+    /// An Okta group's id (`00g…`), as Okta gave it.
+    OktaGroupId
 );
 
 #[cfg(test)]

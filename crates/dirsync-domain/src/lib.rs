@@ -16,7 +16,7 @@ pub mod validate;
 
 pub use chain::{Chain, ChainParseError};
 pub use error_code::ErrorCode;
-pub use ids::{RunId, TenantId};
+pub use ids::{OktaGroupId, OktaUserId, RunId, TenantId};
 pub use messages::{
     CheckRemovals, FetchCompleted, PageFetched, PagePayload, RemovalsChecked, SyncRequested, WorkerMessage,
     WriterMessage,

@@ -2,7 +2,7 @@
 //! enum variant: a new shape gets a new tag, and consumers keep reading the
 //! old one until no producer sends it (rolling deploys mix versions).
 
-use crate::{Chain, GroupRecord, RunId, SyncMode, TenantId, UserRecord};
+use crate::{Chain, GroupRecord, OktaGroupId, OktaUserId, RunId, SyncMode, TenantId, UserRecord};
 use serde::{Deserialize, Serialize};
 
 /// What the workers are asked to do: each is one phase of a run that
@@ -83,9 +83,16 @@ pub struct PageFetched {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PagePayload {
-    Users { users: Vec<UserRecord> },
-    Groups { groups: Vec<GroupRecord> },
-    Members { group_id: String, user_ids: Vec<String> },
+    Users {
+        users: Vec<UserRecord>,
+    },
+    Groups {
+        groups: Vec<GroupRecord>,
+    },
+    Members {
+        group_id: OktaGroupId,
+        user_ids: Vec<OktaUserId>,
+    },
 }
 
 impl PagePayload {

@@ -1,3 +1,4 @@
+use crate::{OktaGroupId, OktaUserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -6,7 +7,7 @@ use time::OffsetDateTime;
 /// derived from `profile` by the database, so they can never disagree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRecord {
-    pub okta_id: String,
+    pub okta_id: OktaUserId,
     pub status: String,
     #[serde(with = "time::serde::rfc3339::option")]
     pub created: Option<OffsetDateTime>,
@@ -28,7 +29,7 @@ pub struct UserRecord {
 /// A group as the writer stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupRecord {
-    pub okta_id: String,
+    pub okta_id: OktaGroupId,
     /// `OKTA_GROUP`, `APP_GROUP` or `BUILT_IN`.
     pub group_type: String,
     #[serde(with = "time::serde::rfc3339::option")]

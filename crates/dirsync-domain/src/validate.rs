@@ -118,20 +118,20 @@ fn rejected(id: &str, reason: &'static str) -> Rejected {
 /// Checks a user as Okta could have sent it.
 pub fn check_user(user: &UserRecord) -> Result<(), Rejected> {
     let check = || {
-        check_id(&user.okta_id)?;
+        check_id(user.okta_id.as_str())?;
         check_code(&user.status)?;
         if let Some(type_id) = &user.user_type_id {
             check_id(type_id)?;
         }
         check_profile(&user.profile)
     };
-    check().map_err(|reason| rejected(&user.okta_id, reason))
+    check().map_err(|reason| rejected(user.okta_id.as_str(), reason))
 }
 
 /// Checks a group as Okta could have sent it.
 pub fn check_group(group: &GroupRecord) -> Result<(), Rejected> {
     let check = || {
-        check_id(&group.okta_id)?;
+        check_id(group.okta_id.as_str())?;
         check_code(&group.group_type)?;
         if group.object_class.len() > 16 {
             return Err("the group has too many object classes");
@@ -139,7 +139,7 @@ pub fn check_group(group: &GroupRecord) -> Result<(), Rejected> {
         group.object_class.iter().try_for_each(|c| check_text(c))?;
         check_profile(&group.profile)
     };
-    check().map_err(|reason| rejected(&group.okta_id, reason))
+    check().map_err(|reason| rejected(group.okta_id.as_str(), reason))
 }
 
 /// Checks a member's user id.

@@ -1,7 +1,7 @@
 //! Change events: what a write changed, as the product wants to hear it.
 //! Written in the writer's transaction (the outbox), relayed afterwards.
 
-use dirsync_domain::{GroupRecord, UserRecord, changes};
+use dirsync_domain::{GroupRecord, OktaGroupId, OktaUserId, UserRecord, changes};
 use dirsync_domain::{RunId, TenantId};
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ pub struct EventRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct StoredUser {
     pub tenant_id: TenantId,
-    pub okta_id: String,
+    pub okta_id: OktaUserId,
     pub status: String,
     pub activated: Option<time::OffsetDateTime>,
     pub status_changed: Option<time::OffsetDateTime>,
@@ -33,7 +33,7 @@ pub(crate) struct StoredUser {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct StoredGroup {
     pub tenant_id: TenantId,
-    pub okta_id: String,
+    pub okta_id: OktaGroupId,
     pub group_type: String,
     pub object_class: Vec<String>,
     pub profile: Value,

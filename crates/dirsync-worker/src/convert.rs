@@ -14,7 +14,7 @@ pub(crate) fn user_record(user: User) -> UserRecord {
         password_changed: user.password_changed,
         user_type_id: user.user_type_id,
         profile: serde_json::Value::Object(user.profile.into_attributes()),
-        okta_id: user.id,
+        okta_id: user.id.into(),
     }
 }
 
@@ -26,6 +26,6 @@ pub(crate) fn group_record(group: Group) -> GroupRecord {
         last_membership_updated: Some(group.last_membership_updated),
         object_class: group.object_class,
         profile: serde_json::Value::Object(group.profile),
-        okta_id: group.id,
+        okta_id: group.id.into(),
     }
 }

@@ -7,8 +7,8 @@
 
 use crate::{RunError, fetch::not_proof, service::WorkerContext};
 use dirsync_domain::{RemovalsChecked, WriterMessage};
-use dirsync_okta::OktaClient;
-use dirsync_store::{ClaimedRun, ConfirmedGone, RowKind};
+use dirsync_okta::{OktaClient, OktaError};
+use dirsync_store::{ClaimedRun, ConfirmedGone};
 use tokio_util::sync::CancellationToken;
 
 /// Checks the run's removal candidates with Okta, records what is gone
@@ -62,27 +62,29 @@ async fn confirm_gone(
     run: &ClaimedRun,
     stop: &CancellationToken,
 ) -> Result<ConfirmedGone, RunError> {
+    let runs = ctx.deps.store.runs();
     let mut confirmed = ConfirmedGone::default();
-    for kind in [RowKind::User, RowKind::Group] {
-        let candidates = ctx.deps.store.runs().unseen(run.run_id, run.tenant_id, kind).await?;
-        for id in candidates {
-            let found = async {
-                match kind {
-                    RowKind::User => client.get_user(&id).await.map(|u| u.is_some()),
-                    RowKind::Group => client.get_group(&id).await.map(|g| g.is_some()),
-                }
-            };
-            let found = tokio::select! {
-                _ = stop.cancelled() => return Err(RunError::Cancelled),
-                found = found => found.map_err(not_proof)?,
-            };
-            if !found {
-                match kind {
-                    RowKind::User => confirmed.users.push(id),
-                    RowKind::Group => confirmed.groups.push(id),
-                }
-            }
+    for id in runs.unseen_users(run.run_id, run.tenant_id).await? {
+        if gone(stop, client.get_user(id.as_str())).await? {
+            confirmed.users.push(id);
+        }
+    }
+    for id in runs.unseen_groups(run.run_id, run.tenant_id).await? {
+        if gone(stop, client.get_group(id.as_str())).await? {
+            confirmed.groups.push(id);
         }
     }
     Ok(confirmed)
+}
+
+/// Whether Okta's answer to a lookup by id says the object is gone (only
+/// its own 404 counts); shutdown or a lost lease stops the check.
+async fn gone<T>(
+    stop: &CancellationToken,
+    lookup: impl Future<Output = Result<Option<T>, OktaError>>,
+) -> Result<bool, RunError> {
+    tokio::select! {
+        _ = stop.cancelled() => Err(RunError::Cancelled),
+        found = lookup => Ok(found.map_err(not_proof)?.is_none()),
+    }
 }

@@ -7,7 +7,7 @@ use crate::{
     StoreError,
     events::{EventRow, StoredGroup, StoredUser},
 };
-use dirsync_domain::{GroupRecord, UserRecord};
+use dirsync_domain::{GroupRecord, OktaGroupId, OktaUserId, UserRecord};
 use dirsync_domain::{RunId, TenantId};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
@@ -38,11 +38,11 @@ pub(super) async fn upsert_users(
     .bind(&cols.id)
     .fetch_all(&mut *tx)
     .await?;
-    let stored: BTreeMap<(TenantId, String), StoredUser> = stored
+    let stored: BTreeMap<(TenantId, OktaUserId), StoredUser> = stored
         .into_iter()
         .map(|s| ((s.tenant_id, s.okta_id.clone()), s))
         .collect();
-    let changed: Vec<(TenantId, String)> = sqlx::query_as(
+    let changed: Vec<(TenantId, OktaUserId)> = sqlx::query_as(
         "INSERT INTO users AS u (tenant_id, okta_id, status, created, activated, status_changed, last_login,
                                  last_updated, password_changed, user_type_id, profile)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
@@ -85,7 +85,7 @@ pub(super) async fn upsert_users(
                     tenant_id: tenant,
                     run_id: *run,
                     event_type: kind,
-                    okta_id: id.clone(),
+                    okta_id: id.to_string(),
                     payload,
                 });
             Some((*run, event))
@@ -97,7 +97,7 @@ pub(super) async fn upsert_users(
 #[derive(Default)]
 struct UserColumns {
     tenant: Vec<TenantId>,
-    id: Vec<String>,
+    id: Vec<OktaUserId>,
     status: Vec<String>,
     created: Vec<Option<OffsetDateTime>>,
     activated: Vec<Option<OffsetDateTime>>,
@@ -157,11 +157,11 @@ pub(super) async fn upsert_groups(
     .bind(&id)
     .fetch_all(&mut *tx)
     .await?;
-    let stored: BTreeMap<(TenantId, String), StoredGroup> = stored
+    let stored: BTreeMap<(TenantId, OktaGroupId), StoredGroup> = stored
         .into_iter()
         .map(|s| ((s.tenant_id, s.okta_id.clone()), s))
         .collect();
-    let changed: Vec<(TenantId, String)> = sqlx::query_as(
+    let changed: Vec<(TenantId, OktaGroupId)> = sqlx::query_as(
         "INSERT INTO groups AS g (tenant_id, okta_id, group_type, created, last_updated, last_membership_updated,
                                   object_class, profile)
          SELECT t, i, k, c, lu, lmu, ARRAY(SELECT jsonb_array_elements_text(oc)), p
@@ -200,7 +200,7 @@ pub(super) async fn upsert_groups(
                     tenant_id: tenant,
                     run_id: *run,
                     event_type: kind,
-                    okta_id: id.clone(),
+                    okta_id: id.to_string(),
                     payload,
                 });
             Some((*run, event))

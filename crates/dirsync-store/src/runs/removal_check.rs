@@ -4,7 +4,7 @@
 
 use super::Lease;
 use crate::{Runs, StoreError};
-use dirsync_domain::{RunId, TenantId};
+use dirsync_domain::{OktaGroupId, OktaUserId, RunId, TenantId};
 
 /// The two kinds of directory rows a run confirms gone by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +47,20 @@ impl RowKind {
 }
 
 impl Runs {
-    /// Users (`kind` `u`) or groups (`g`) stored for the tenant that this
-    /// full run has not seen: the candidates for removal, each to be
-    /// confirmed with Okta by id.
-    pub async fn unseen(&self, run_id: RunId, tenant_id: TenantId, kind: RowKind) -> Result<Vec<String>, StoreError> {
+    /// Users stored for the tenant that this full run has not seen: the
+    /// candidates for removal, each to be confirmed with Okta by id.
+    pub async fn unseen_users(&self, run_id: RunId, tenant_id: TenantId) -> Result<Vec<OktaUserId>, StoreError> {
+        let ids = self.unseen(run_id, tenant_id, RowKind::User).await?;
+        Ok(ids.into_iter().map(OktaUserId::from).collect())
+    }
+
+    /// Groups stored for the tenant that this full run has not seen.
+    pub async fn unseen_groups(&self, run_id: RunId, tenant_id: TenantId) -> Result<Vec<OktaGroupId>, StoreError> {
+        let ids = self.unseen(run_id, tenant_id, RowKind::Group).await?;
+        Ok(ids.into_iter().map(OktaGroupId::from).collect())
+    }
+
+    async fn unseen(&self, run_id: RunId, tenant_id: TenantId, kind: RowKind) -> Result<Vec<String>, StoreError> {
         let table = kind.table();
         let ids: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             // EXCEPT hashes both sides whatever the (often stale) statistics
@@ -94,7 +104,9 @@ impl Runs {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        for (kind, ids) in [(RowKind::User, &confirmed.users), (RowKind::Group, &confirmed.groups)] {
+        let users: Vec<&str> = confirmed.users.iter().map(OktaUserId::as_str).collect();
+        let groups: Vec<&str> = confirmed.groups.iter().map(OktaGroupId::as_str).collect();
+        for (kind, ids) in [(RowKind::User, users), (RowKind::Group, groups)] {
             sqlx::query(
                 "INSERT INTO sync_removals (run_id, kind, okta_id) SELECT $1, $3, id FROM UNNEST($2::text[]) AS id
                  ON CONFLICT DO NOTHING",
@@ -113,8 +125,8 @@ impl Runs {
 /// What Okta confirmed gone by id (404 `E0000007`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfirmedGone {
-    pub users: Vec<String>,
-    pub groups: Vec<String>,
+    pub users: Vec<OktaUserId>,
+    pub groups: Vec<OktaGroupId>,
 }
 
 impl ConfirmedGone {

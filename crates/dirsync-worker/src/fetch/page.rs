@@ -4,7 +4,10 @@
 
 use super::RunExecutor;
 use crate::{RunError, convert};
-use dirsync_domain::{Chain, ErrorCode, FetchCompleted, PageFetched, PagePayload, WriterMessage, everyone, validate};
+use dirsync_domain::{
+    Chain, ErrorCode, FetchCompleted, OktaGroupId, OktaUserId, PageFetched, PagePayload, WriterMessage, everyone,
+    validate,
+};
 use dirsync_okta::{OktaError, Page};
 use dirsync_store::NewChain;
 use url::Url;
@@ -69,7 +72,7 @@ impl RunExecutor<'_> {
                         // (the rule: `dirsync_domain::everyone`).
                         fetched.done_chains.push(NewChain {
                             chain: Chain::Everyone {
-                                group_id: group.id.clone(),
+                                group_id: OktaGroupId::from(group.id.as_str()),
                             },
                             expected_rows: None,
                         });
@@ -81,7 +84,7 @@ impl RunExecutor<'_> {
                     // is still applied.
                     let chain = NewChain {
                         chain: Chain::Members {
-                            group_id: group.id.clone(),
+                            group_id: OktaGroupId::from(group.id.as_str()),
                         },
                         expected_rows: group.users_count.and_then(|n| u32::try_from(n).ok()),
                     };
@@ -101,14 +104,14 @@ impl RunExecutor<'_> {
                     // Deleted while the run listed groups: the chain ends,
                     // and the group goes once Okta confirms it by id.
                     Err(e) if e.is_okta_not_found() => {
-                        self.confirm_group_gone(group_id, e).await?;
+                        self.confirm_group_gone(group_id.as_str(), e).await?;
                         return Ok(fetched);
                     }
                     Err(e) => return Err(not_proof(e)),
                 };
-                let user_ids = items.into_iter().map(|u| u.id).collect();
-                let user_ids = keep_valid(user_ids, &mut fetched.rejected, |id: &String| {
-                    validate::check_member(id)
+                let user_ids = items.into_iter().map(|u| OktaUserId::from(u.id)).collect();
+                let user_ids = keep_valid(user_ids, &mut fetched.rejected, |id: &OktaUserId| {
+                    validate::check_member(id.as_str())
                 });
                 fetched.payload = Some(PagePayload::Members {
                     group_id: group_id.clone(),

@@ -107,7 +107,7 @@ impl RunExecutor<'_> {
             }
             Chain::Members { group_id } | Chain::Everyone { group_id } => self
                 .client
-                .group_members_url(group_id, self.ctx.config.members_page_size),
+                .group_members_url(group_id.as_str(), self.ctx.config.members_page_size),
         }
     }
 }

@@ -97,7 +97,7 @@ pub fn users_page(tenant: TenantId, (run, attempt): (RunId, u32), seq: u32, ids:
     let users = ids
         .iter()
         .map(|id| UserRecord {
-            okta_id: (*id).to_owned(),
+            okta_id: (*id).into(),
             status: "ACTIVE".into(),
             created: None,
             activated: None,
