@@ -132,6 +132,19 @@ impl TestEnv {
             .id
     }
 
+    /// Records a sync of `tenant` a day ago (its next run is not a first
+    /// sync) and sets its `event_summary_percent`.
+    pub async fn synced_before(&self, tenant: TenantId, event_summary_percent: f64) {
+        sqlx::query(
+            "UPDATE tenants SET last_success_at = now() - interval '1 day', event_summary_percent = $2 WHERE id = $1",
+        )
+        .bind(tenant)
+        .bind(event_summary_percent)
+        .execute(self.store.pool())
+        .await
+        .expect("mark the tenant synced before");
+    }
+
     /// Starts a manual sync and waits (bounded) for it to end.
     pub async fn sync(&self, tenant_id: TenantId) -> RunRecord {
         self.sync_with(tenant_id, SyncMode::Full).await

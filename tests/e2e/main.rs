@@ -7,6 +7,7 @@ mod api;
 mod bad_input;
 mod client_vs_sim;
 mod compare;
+mod events;
 mod fairness;
 mod fencing;
 mod fleet;

@@ -136,6 +136,17 @@ pub fn profile_changes(before: &Value, after: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether a run's changes reach consumers as one `directory.synced`
+/// event instead of one event per row: on the tenant's first successful
+/// sync (the whole directory arrives; nothing is a change yet), and when
+/// the run's per-row events would be strictly more than `percent` of the
+/// directory's rows (users, groups and memberships stored after the run).
+/// A consumer re-reads the directory on `directory.synced`; smaller
+/// changes keep their per-row events.
+pub fn summarized(first_sync: bool, row_events: i64, directory_rows: i64, percent: f64) -> bool {
+    first_sync || (row_events as f64) > (directory_rows as f64) * percent / 100.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +309,21 @@ mod tests {
         assert_eq!(
             change.payload,
             json!({"changed_fields": ["type", "objectClass", "profile.name"]})
+        );
+    }
+
+    #[test]
+    fn a_first_sync_is_always_one_summary_and_later_runs_only_past_their_share() {
+        assert!(summarized(true, 0, 0, 20.0), "a first sync, even of an empty org");
+        assert!(summarized(true, 1, 1_000, 100.0));
+        // 20% of 1,000 rows is 200: 200 events stay per row, 201 are summarized.
+        assert!(!summarized(false, 200, 1_000, 20.0));
+        assert!(summarized(false, 201, 1_000, 20.0));
+        assert!(!summarized(false, 0, 0, 20.0), "nothing changed, nothing to say");
+        assert!(summarized(false, 1, 0, 20.0), "everything went");
+        assert!(
+            !summarized(false, 1_000, 1_000, 100.0),
+            "at 100%, as many events as rows stay per row"
         );
     }
 }

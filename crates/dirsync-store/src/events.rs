@@ -245,8 +245,12 @@ impl crate::Events {
     pub async fn pending_events(&self, limit: i64) -> Result<PendingEvents, crate::StoreError> {
         let mut tx = self.pool.begin().await?;
         let events = sqlx::query_as::<_, ChangeEvent>(
-            "SELECT id, tenant_id, run_id, event_type, okta_id, payload, created_at FROM change_events
-             WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            // A run's events wait until it has ended: at finalize they may
+            // become one `directory.synced` event (see `runs::finalize`).
+            "SELECT e.id, e.tenant_id, e.run_id, e.event_type, e.okta_id, e.payload, e.created_at FROM change_events e
+             WHERE e.published_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = e.run_id AND r.state IN ('queued', 'running'))
+             ORDER BY e.id LIMIT $1 FOR UPDATE OF e SKIP LOCKED",
         )
         .bind(limit)
         .fetch_all(&mut *tx)

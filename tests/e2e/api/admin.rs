@@ -47,6 +47,7 @@ async fn settings_credentials_verify_outcomes_deletion_review_and_delete_work_th
         json!({"preferred_hour": 6, "time_zone": "Europe/Berlin", "deletion_max_percent": 2.5,
                "deletion_min_users": 5, "deletion_max_percent_groups": 10.0, "deletion_min_groups": 3,
                "deletion_max_percent_memberships": 40.0, "deletion_min_memberships": 25,
+               "event_summary_percent": 20.0,
                "schedule_minute": patched.json["settings"]["schedule_minute"]})
     );
     let next = time::OffsetDateTime::parse(

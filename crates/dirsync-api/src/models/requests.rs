@@ -78,6 +78,11 @@ pub struct UpdateSettings {
     /// ...and at least this many.
     #[schema(minimum = 0, maximum = 1000000)]
     pub deletion_min_memberships: Option<i64>,
+    /// A run whose per-row change events would be more than this percentage
+    /// of the directory's rows publishes one `directory.synced` event
+    /// instead (a tenant's first sync always does). See docs/EVENTS.md.
+    #[schema(minimum = 0.0, maximum = 100.0)]
+    pub event_summary_percent: Option<f64>,
 }
 
 /// `Some(None)` for an explicit `null`, `None` (by `default`) when absent.

@@ -47,6 +47,9 @@ pub struct TenantSettings {
     pub deletion_min_groups: i32,
     pub deletion_max_percent_memberships: f64,
     pub deletion_min_memberships: i32,
+    /// Runs whose per-row events would pass this percentage of the
+    /// directory's rows publish one `directory.synced` event instead.
+    pub event_summary_percent: f64,
     /// The minute of the day (UTC, 0 to 1439) dirsync assigned to the daily
     /// sync so that tenants are spread over the day. Read-only.
     #[schema(minimum = 0, maximum = 1439)]
@@ -93,6 +96,7 @@ impl Tenant {
                 deletion_min_groups: view.deletion_min_groups,
                 deletion_max_percent_memberships: view.deletion_max_percent_memberships,
                 deletion_min_memberships: view.deletion_min_memberships,
+                event_summary_percent: view.event_summary_percent,
                 schedule_minute: view.schedule_minute,
             },
             token_health: TokenHealth::new(view.last_okta_success_at, now),

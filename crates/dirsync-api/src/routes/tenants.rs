@@ -299,6 +299,7 @@ async fn checked_settings(app: &AppState, body: UpdateSettings) -> Result<Tenant
             "deletion_max_percent_memberships",
             body.deletion_max_percent_memberships,
         ),
+        ("event_summary_percent", body.event_summary_percent),
     ];
     for (field, value) in percents {
         if let Some(percent) = value
@@ -333,6 +334,7 @@ async fn checked_settings(app: &AppState, body: UpdateSettings) -> Result<Tenant
         deletion_min_groups: count(body.deletion_min_groups),
         deletion_max_percent_memberships: body.deletion_max_percent_memberships,
         deletion_min_memberships: count(body.deletion_min_memberships),
+        event_summary_percent: body.event_summary_percent,
     })
 }
 

@@ -123,6 +123,10 @@ impl Directory {
             RowCounts::of(rows.groups.len(), written.groups_changed, groups_inserted),
             RowCounts::of(rows.members.len(), written.memberships_added, written.memberships_added),
         ];
+        // A tenant's first sync says it in one `directory.synced` event at
+        // finalize: none per row (`dirsync_domain::changes::summarized`).
+        let first_syncs = first_sync_tenants(&mut tx, &written.runs).await?;
+        events.retain(|e| !first_syncs.contains(&e.tenant_id));
         written.events = events.len() as u64;
         record_seen(&mut tx, &rows).await?;
         crate::events::insert_events(&mut tx, &events).await?;
@@ -226,4 +230,20 @@ fn keep_newest<'a, R>(
             rows.insert(key, row);
         }
     }
+}
+
+/// The tenants of these runs that have never had a successful sync.
+async fn first_sync_tenants(
+    tx: &mut sqlx::PgConnection,
+    runs: &BTreeSet<RunId>,
+) -> Result<BTreeSet<TenantId>, StoreError> {
+    let runs: Vec<RunId> = runs.iter().copied().collect();
+    let tenants: Vec<(TenantId,)> = sqlx::query_as(
+        "SELECT DISTINCT t.id FROM sync_runs r JOIN tenants t ON t.id = r.tenant_id
+         WHERE r.id = ANY($1) AND t.last_success_at IS NULL",
+    )
+    .bind(runs)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(tenants.into_iter().map(|(id,)| id).collect())
 }

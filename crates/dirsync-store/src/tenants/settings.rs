@@ -18,6 +18,7 @@ pub struct TenantSettingsPatch {
     pub deletion_min_groups: Option<i32>,
     pub deletion_max_percent_memberships: Option<f64>,
     pub deletion_min_memberships: Option<i32>,
+    pub event_summary_percent: Option<f64>,
 }
 
 impl Tenants {
@@ -33,6 +34,7 @@ impl Tenants {
                 deletion_min_groups = coalesce($10, deletion_min_groups),
                 deletion_max_percent_memberships = coalesce($11, deletion_max_percent_memberships),
                 deletion_min_memberships = coalesce($12, deletion_min_memberships),
+                event_summary_percent = coalesce($13, event_summary_percent),
                 updated_at = now()
              WHERE id = $1
              RETURNING {TENANT_COLUMNS}"
@@ -49,6 +51,7 @@ impl Tenants {
         .bind(patch.deletion_min_groups)
         .bind(patch.deletion_max_percent_memberships)
         .bind(patch.deletion_min_memberships)
+        .bind(patch.event_summary_percent)
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| tenant_not_found(id))

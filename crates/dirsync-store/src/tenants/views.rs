@@ -24,6 +24,9 @@ pub struct TenantView {
     pub deletion_min_groups: i32,
     pub deletion_max_percent_memberships: f64,
     pub deletion_min_memberships: i32,
+    /// Runs whose per-row events would pass this share of the directory
+    /// publish one `directory.synced` event instead.
+    pub event_summary_percent: f64,
     pub last_success_at: Option<OffsetDateTime>,
     pub last_full_success_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
@@ -33,7 +36,7 @@ pub struct TenantView {
 pub(crate) const TENANT_COLUMNS: &str = "id, name, okta_url, okta_org_id, last_okta_success_at,
     schedule_minute, preferred_hour, time_zone, deletion_max_percent, deletion_min_users,
     deletion_max_percent_groups, deletion_min_groups, deletion_max_percent_memberships, deletion_min_memberships,
-    last_success_at, last_full_success_at, created_at, updated_at";
+    event_summary_percent, last_success_at, last_full_success_at, created_at, updated_at";
 
 impl Tenants {
     pub async fn view(&self, id: TenantId) -> Result<TenantView, StoreError> {

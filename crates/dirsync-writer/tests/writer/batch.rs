@@ -1,4 +1,4 @@
-use crate::support::{NOTHING_WITHIN, Queues, database_server_url, running_run, tenant, users_page};
+use crate::support::{NOTHING_WITHIN, Queues, database_server_url, running_run, synced_before, tenant, users_page};
 use dirsync_domain::WriterMessage;
 use dirsync_queue::{Broker, Consumer, Delivery};
 use dirsync_store::testing::TestDatabase;
@@ -43,6 +43,7 @@ async fn apply_batch_writes_pages_once_skips_a_redelivered_one_and_dead_letters_
     };
     let shutdown = CancellationToken::new();
     let tenant = tenant(&store).await;
+    synced_before(&store, tenant).await;
     let run = running_run(&store, tenant).await;
     let first = WriterMessage::PageFetched(users_page(tenant, run, 0, &["00u1", "00u2"]));
     let second = WriterMessage::PageFetched(users_page(tenant, run, 1, &["00u3"]));

@@ -1,4 +1,4 @@
-use crate::support::{Queues, Tap, database_server_url, running_run, tenant, users_page};
+use crate::support::{Queues, Tap, database_server_url, running_run, synced_before, tenant, users_page};
 use dirsync_queue::Broker;
 use dirsync_store::{PageBatch, testing::TestDatabase};
 use dirsync_writer::relay::relay_once;
@@ -17,6 +17,7 @@ async fn relay_once_publishes_pending_events_to_the_events_exchange_and_marks_th
     let topology = broker.topology().clone();
     let mut tap = Tap::bind(&queues.0, &topology.events_exchange()).await;
     let tenant = tenant(&store).await;
+    synced_before(&store, tenant).await;
     let run = running_run(&store, tenant).await;
     let page = users_page(tenant, run, 0, &["00u1", "00u2", "00u3"]);
     let written = store
@@ -26,6 +27,17 @@ async fn relay_once_publishes_pending_events_to_the_events_exchange_and_marks_th
         .unwrap();
     assert_eq!(written.events, 3, "{written:?}");
     let outbox = store.events().events_since(tenant, 0).await.unwrap();
+    // A run's events wait for it to end (at finalize they may become one
+    // summary); here it ends failed, its rows written all the same.
+    assert_eq!(relay_once(&store, &publisher, &topology).await.unwrap(), 0);
+    assert_eq!(tap.next().await, None, "nothing of a running run is published");
+    assert!(
+        store
+            .runs()
+            .fail_active(run.0, dirsync_domain::ErrorCode::Internal, "ended for the test")
+            .await
+            .unwrap()
+    );
 
     // Act
     let sent = relay_once(&store, &publisher, &topology).await.unwrap();

@@ -71,6 +71,16 @@ pub async fn tenant(store: &Store) -> TenantId {
     store.tenants().create(&cipher, new).await.unwrap().id
 }
 
+/// Records a successful sync of `tenant` a day ago: its next runs are
+/// changes, with an event per row (a first sync has one summary event).
+pub async fn synced_before(store: &Store, tenant: TenantId) {
+    sqlx::query("UPDATE tenants SET last_success_at = now() - interval '1 day' WHERE id = $1")
+        .bind(tenant)
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
 /// A full run of `tenant`, running under a worker's lease: its pages may
 /// be written. Returns the run and the lease's attempt.
 pub async fn running_run(store: &Store, tenant: TenantId) -> (RunId, u32) {

@@ -40,6 +40,12 @@ pub(super) fn cases(known: &Known) -> Vec<Case> {
             "between 0 and 100",
         ),
         patch(
+            "an event summary share past 100%",
+            json!({"event_summary_percent": 100.5}),
+            "event_summary_percent",
+            "between 0 and 100",
+        ),
+        patch(
             "a group minimum past a million",
             json!({"deletion_min_groups": 2_000_000}),
             "deletion_min_groups",

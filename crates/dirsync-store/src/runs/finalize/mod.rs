@@ -17,7 +17,7 @@ use crate::{
     Runs, StoreError, WorkRequest,
     events::{EventRow, insert_events},
 };
-use dirsync_domain::{CheckRemovals, ErrorCode, RunState, SyncMode, WorkerMessage};
+use dirsync_domain::{CheckRemovals, ErrorCode, RunState, SyncMode, WorkerMessage, changes};
 use dirsync_domain::{RunId, TenantId};
 use everyone::derive_everyone;
 use removals::{apply_removals, guard_and_stored, hold_removals, proven_removals, unverified_memberships};
@@ -211,7 +211,12 @@ async fn finalize_locked(tx: &mut sqlx::PgConnection, run: &LockedRun) -> Result
         RunState::NeedsReview
     };
     let added = derive_everyone(tx, run, &mut changes).await?;
+    let policy = EventPolicy::of(tx, run).await?;
+    if policy.first_sync {
+        changes.events.clear();
+    }
     insert_events(tx, &changes.events).await?;
+    summarize_events(tx, run, &policy).await?;
     let counts = removals.counts();
     let held = state == RunState::NeedsReview;
     sqlx::query(
@@ -296,4 +301,81 @@ fn event(run: &LockedRun, kind: &'static str, okta_id: String) -> EventRow {
         okta_id,
         payload: json!({}),
     }
+}
+
+/// How the tenant hears about this run's changes.
+struct EventPolicy {
+    /// No sync of the tenant has succeeded before this one.
+    first_sync: bool,
+    /// The tenant's `event_summary_percent`.
+    summary_percent: f64,
+    /// The tenant's Okta org id: the subject of `directory.synced`.
+    org_id: String,
+}
+
+impl EventPolicy {
+    async fn of(tx: &mut sqlx::PgConnection, run: &LockedRun) -> Result<EventPolicy, StoreError> {
+        let (first_sync, summary_percent, org_id): (bool, f64, String) = sqlx::query_as(
+            "SELECT last_success_at IS NULL, event_summary_percent, coalesce(okta_org_id, '') FROM tenants WHERE id = $1",
+        )
+        .bind(run.tenant_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(EventPolicy {
+            first_sync,
+            summary_percent,
+            org_id,
+        })
+    }
+}
+
+/// Replaces the run's per-row events (held unpublished while it ran) by
+/// one `directory.synced` event when the rule says so
+/// ([`dirsync_domain::changes::summarized`]): a first sync, or a change
+/// past the tenant's share of the directory.
+async fn summarize_events(
+    tx: &mut sqlx::PgConnection,
+    run: &LockedRun,
+    policy: &EventPolicy,
+) -> Result<(), StoreError> {
+    let (row_events, users, groups, memberships): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM change_events WHERE run_id = $1 AND published_at IS NULL),
+                (SELECT count(*) FROM users WHERE tenant_id = $2 AND deleted_at IS NULL),
+                (SELECT count(*) FROM groups WHERE tenant_id = $2 AND deleted_at IS NULL),
+                (SELECT count(*) FROM group_members WHERE tenant_id = $2)",
+    )
+    .bind(run.id)
+    .bind(run.tenant_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let rows = users + groups + memberships;
+    if !changes::summarized(policy.first_sync, row_events, rows, policy.summary_percent) {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM change_events WHERE run_id = $1 AND published_at IS NULL")
+        .bind(run.id)
+        .execute(&mut *tx)
+        .await?;
+    let reason = if policy.first_sync {
+        "first_sync"
+    } else {
+        "large_change"
+    };
+    let summary = EventRow {
+        tenant_id: run.tenant_id,
+        run_id: run.id,
+        event_type: "directory.synced",
+        okta_id: policy.org_id.clone(),
+        payload: json!({
+            "reason": reason,
+            "run_id": run.id,
+            "users": users,
+            "groups": groups,
+            "memberships": memberships,
+            "row_events": row_events,
+        }),
+    };
+    insert_events(tx, &[summary]).await?;
+    tracing::info!(run_id = %run.id, reason, row_events, "the run's changes are published as one directory.synced event");
+    Ok(())
 }
