@@ -68,9 +68,15 @@ pub(super) async fn copy_pages<'a>(
                 }
             }
             (PagePayload::Members { group_id, user_ids }, Table::Memberships) => {
-                let group = group_id.to_string();
+                let group: &str = group_id.as_ref();
                 for user in user_ids {
-                    writeln!(buf, "{}\t{}\t{}", page.tenant_id, Escaped(&group), Escaped(&user.to_string()))?;
+                    writeln!(
+                        buf,
+                        "{}\t{}\t{}",
+                        page.tenant_id,
+                        Escaped(group),
+                        Escaped(user.as_ref())
+                    )?;
                 }
             }
             _ => anyhow::bail!("a {} page cannot be copied into the {table:?} table", page.chain),
@@ -90,7 +96,13 @@ pub(super) async fn copy_pages<'a>(
 /// One `bench_users` row in `COPY`'s text format: tab-separated, `\N` for
 /// NULL, the profile as JSON text.
 fn user_line(buf: &mut Vec<u8>, page: &PageFetched, u: &UserRecord) -> anyhow::Result<()> {
-    write!(buf, "{}\t{}\t{}", page.tenant_id, Escaped(&u.okta_id.to_string()), Escaped(&u.status))?;
+    write!(
+        buf,
+        "{}\t{}\t{}",
+        page.tenant_id,
+        Escaped(u.okta_id.as_ref()),
+        Escaped(&u.status)
+    )?;
     for at in [
         u.created,
         u.activated,

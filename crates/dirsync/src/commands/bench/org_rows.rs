@@ -74,11 +74,7 @@ impl OrgRows {
             });
             members.push((id, of_group));
         }
-        OrgRows {
-            users,
-            groups,
-            members,
-        }
+        OrgRows { users, groups, members }
     }
 
     /// Every chain of a first full sync: users in one chain, groups, and

@@ -70,7 +70,14 @@ pub(super) async fn bench_writer(env: &BenchEnv, spec: WriterSpec) -> anyhow::Re
     let run = start_run(&env.store, tenant, &org.chains()).await?;
     let before_load = users_rows_written(&writer).await?;
     eprintln!("users: the writer and COPY, {SLICES} slices each…");
-    let users = duel(&writer, &mut copy_conn, Table::Users, &run.pages(org.user_pages()), batching).await?;
+    let users = duel(
+        &writer,
+        &mut copy_conn,
+        Table::Users,
+        &run.pages(org.user_pages()),
+        batching,
+    )
+    .await?;
     let after_load = users_rows_written(&writer).await?;
     // Groups are not measured, but memberships are written after them, as
     // in a sync.
