@@ -61,6 +61,11 @@ impl Case {
         let sim = SimConfig::default().with_token(TOKEN).with_faults(slow());
         let env = TestEnv::start_without_roles(label, spec(users, GROUPS, seed), sim).await;
         let tenant = env.tenant("acme", TOKEN).await;
+        // A first load into an empty database, with an event per row all the
+        // same (a tenant that synced before, per-row events at 100%): each
+        // case checks every event arrives exactly once through its fault. A
+        // real first sync is one `directory.synced` (e2e `events`).
+        env.synced_before(tenant, 100.0).await;
         let mut vars = vec![("DIRSYNC_WORKER__USERS_PAGE_SIZE", "50")];
         vars.extend_from_slice(extra);
         let fleet = Fleet::start(&env, 2, 2, &vars);

@@ -21,7 +21,7 @@ async fn poison_messages_are_dead_lettered_and_the_consumers_go_on() {
     let dead_in = published.elapsed();
 
     // The roles say why each one was dead-lettered.
-    let requests = case.fleet.log_lines("unreadable sync request; dead-lettering it");
+    let requests = case.fleet.log_lines("unreadable worker request; dead-lettering it");
     let pages = case.fleet.log_lines("unreadable page message; dead-lettering it");
     assert!(
         requests.len() == 2 && requests.iter().all(|l| l.contains("worker-") && l.contains("error=")),

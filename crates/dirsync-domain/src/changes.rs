@@ -140,11 +140,13 @@ pub fn profile_changes(before: &Value, after: &Value) -> Vec<String> {
 /// event instead of one event per row: on the tenant's first successful
 /// sync (the whole directory arrives; nothing is a change yet), and when
 /// the run's per-row events would be strictly more than `percent` of the
-/// directory's rows (users, groups and memberships stored after the run).
-/// A consumer re-reads the directory on `directory.synced`; smaller
-/// changes keep their per-row events.
+/// directory's rows (users, groups and memberships stored after the run);
+/// at 100 a later run always keeps its per-row events (it may have more
+/// events than rows: removals leave events, not rows). A consumer re-reads
+/// the directory on `directory.synced`; smaller changes keep their
+/// per-row events.
 pub fn summarized(first_sync: bool, row_events: i64, directory_rows: i64, percent: f64) -> bool {
-    first_sync || (row_events as f64) > (directory_rows as f64) * percent / 100.0
+    first_sync || (percent < 100.0 && (row_events as f64) > (directory_rows as f64) * percent / 100.0)
 }
 
 #[cfg(test)]
@@ -322,8 +324,9 @@ mod tests {
         assert!(!summarized(false, 0, 0, 20.0), "nothing changed, nothing to say");
         assert!(summarized(false, 1, 0, 20.0), "everything went");
         assert!(
-            !summarized(false, 1_000, 1_000, 100.0),
-            "at 100%, as many events as rows stay per row"
+            !summarized(false, 5_000, 1_000, 100.0),
+            "at 100% a later run is never summarized"
         );
+        assert!(summarized(false, 5_000, 1_000, 99.9));
     }
 }

@@ -91,15 +91,28 @@ pub async fn redeliver_once(
     stale_queued: Duration,
 ) -> Result<usize, ScheduleError> {
     let requests = store.runs().runs_to_redeliver(stale_queued).await?;
+    let mut sent = Vec::with_capacity(requests.len());
+    let mut failed = None;
     for request in &requests {
         tracing::info!(
             run_id = %request.message.run_id(),
             tenant_id = %request.message.tenant_id(),
             "re-sending the request of an orphaned run"
         );
-        send(publisher, topology, request).await?;
+        match send(publisher, topology, request).await {
+            Ok(()) => sent.push(request.message.run_id()),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
     }
-    Ok(requests.len())
+    // Only what reached the broker waits longer for its next resend.
+    store.runs().mark_resent(&sent).await?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(sent.len()),
+    }
 }
 
 /// Runs whose fetch ended move on by the writers' notices; one whose last

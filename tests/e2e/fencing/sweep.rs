@@ -1,6 +1,7 @@
 //! The scheduler's sweep of fetched runs whose notices were lost: a complete
 //! full run is asked once for its removal check, then finalized once that
-//! check is done; a run whose pages never come is failed, saying why.
+//! check is done; a run whose pages never come is failed, saying why; a
+//! request nobody took is sent again with a doubling delay.
 
 use super::{claimed_run, last_page, user, users_page};
 use crate::harness::{TestEnv, spec};
@@ -162,5 +163,41 @@ async fn the_sweep_moves_on_a_fetched_run_whose_notices_were_lost_and_fails_one_
         "{:?}",
         failed.error_message
     );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_nobody_took_is_resent_after_a_doubling_delay_and_a_failed_publish_is_retried_at_once() {
+    let env = TestEnv::start_without_roles("resend", spec(10, 2, 45), SimConfig::default()).await;
+    let store = &env.store;
+    let tenant = env.tenant("a", "tok").await;
+    let (run, _) = store
+        .runs()
+        .request(dirsync_store::NewRun {
+            tenant_id: tenant,
+            mode: dirsync_domain::SyncMode::Full,
+            trigger: Trigger::Scheduled,
+        })
+        .await
+        .unwrap();
+    let set = |sql: &'static str| async move {
+        sqlx::query(sql).bind(run.id).execute(store.pool()).await.unwrap();
+    };
+    let stale = Duration::from_secs(60);
+    let due = || async { store.runs().runs_to_redeliver(stale).await.unwrap().len() };
+    assert_eq!(
+        due().await,
+        0,
+        "queued for less than `stale`: its request may be on its way"
+    );
+    set("UPDATE sync_runs SET created_at = now() - interval '1 hour' WHERE id = $1").await;
+    assert_eq!(due().await, 1);
+    assert_eq!(due().await, 1, "not marked (the publish failed): tried again at once");
+    store.runs().mark_resent(&[run.id]).await.unwrap();
+    assert_eq!(due().await, 0, "just resent");
+    set("UPDATE sync_runs SET request_resent_at = now() - interval '100 seconds' WHERE id = $1").await;
+    assert_eq!(due().await, 0, "the second resend waits 2 × 60 s");
+    set("UPDATE sync_runs SET request_resent_at = now() - interval '130 seconds' WHERE id = $1").await;
+    assert_eq!(due().await, 1);
     env.stop().await;
 }

@@ -80,7 +80,8 @@ pub struct UpdateSettings {
     pub deletion_min_memberships: Option<i64>,
     /// A run whose per-row change events would be more than this percentage
     /// of the directory's rows publishes one `directory.synced` event
-    /// instead (a tenant's first sync always does). See docs/EVENTS.md.
+    /// instead (a tenant's first sync always does; 100 keeps per-row events
+    /// for every later run). See docs/EVENTS.md.
     #[schema(minimum = 0.0, maximum = 100.0)]
     pub event_summary_percent: Option<f64>,
 }

@@ -34,25 +34,23 @@ struct Orphan {
 impl Runs {
     /// Requests to send again: runs whose worker vanished (lease expired),
     /// whose request may have been lost (queued for longer than
-    /// `stale_after`), or whose removal check nobody took for that long.
-    /// Each is marked resent; the next resend of the same request waits
-    /// twice as long (up to an hour). Claiming is conditional, so a
-    /// duplicate request is harmless.
+    /// `stale_after`), or whose removal check nobody took for that long;
+    /// a request already resent waits twice as long each time (up to an
+    /// hour), counted from [`Runs::mark_resent`], which the caller calls
+    /// once the request is published (a publish that failed is tried again
+    /// on the next round). Claiming is conditional, so a duplicate request
+    /// is harmless.
     pub async fn runs_to_redeliver(&self, stale_after: Duration) -> Result<Vec<WorkRequest>, StoreError> {
         let rows: Vec<Orphan> = sqlx::query_as(
-            "WITH orphans AS (
-                 SELECT id FROM sync_runs
-                 WHERE ((state = 'running' AND fetch_completed_at IS NULL AND lease_expires_at < now())
-                     OR (state = 'queued' AND created_at < now() - make_interval(secs => $1))
-                     OR (state = 'running' AND mode = 'full' AND removals_checked_at IS NULL
-                         AND removals_requested_at < now() - make_interval(secs => $1)
-                         AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-                   AND (request_resent_at IS NULL OR request_resent_at
-                        < now() - make_interval(secs => least($1 * power(2, request_resends), $2)))
-                 ORDER BY created_at LIMIT 500 FOR UPDATE SKIP LOCKED)
-             UPDATE sync_runs r SET request_resent_at = now(), request_resends = request_resends + 1
-             FROM orphans WHERE r.id = orphans.id
-             RETURNING r.id, r.tenant_id, r.mode, r.trigger, r.attempt, r.fetch_completed_at IS NOT NULL AS fetched",
+            "SELECT id, tenant_id, mode, trigger, attempt, fetch_completed_at IS NOT NULL AS fetched FROM sync_runs
+             WHERE ((state = 'running' AND fetch_completed_at IS NULL AND lease_expires_at < now())
+                 OR (state = 'queued' AND created_at < now() - make_interval(secs => $1))
+                 OR (state = 'running' AND mode = 'full' AND removals_checked_at IS NULL
+                     AND removals_requested_at < now() - make_interval(secs => $1)
+                     AND (lease_expires_at IS NULL OR lease_expires_at < now())))
+               AND (request_resent_at IS NULL OR request_resent_at
+                    < now() - make_interval(secs => least($1 * power(2, request_resends), $2)))
+             ORDER BY created_at LIMIT 500",
         )
         .bind(stale_after.as_secs_f64())
         .bind(MAX_RESEND_INTERVAL.as_secs_f64())
@@ -79,5 +77,20 @@ impl Runs {
                 })
             })
             .collect()
+    }
+
+    /// Records that these runs' requests were sent again: the next resend
+    /// of each waits twice as long as the last.
+    pub async fn mark_resent(&self, runs: &[RunId]) -> Result<(), StoreError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE sync_runs SET request_resent_at = now(), request_resends = request_resends + 1 WHERE id = ANY($1)",
+        )
+        .bind(runs)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
