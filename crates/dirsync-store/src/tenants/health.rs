@@ -48,7 +48,11 @@ impl Tenants {
         let (queued_runs, running_runs, outbox_backlog): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM sync_runs WHERE state = 'queued'),
                     (SELECT count(*) FROM sync_runs WHERE state = 'running'),
-                    (SELECT count(*) FROM change_events WHERE published_at IS NULL)",
+                    -- What the relay may publish: a running run's events wait
+                    -- for its end by design, and are no backlog.
+                    (SELECT count(*) FROM change_events e WHERE e.published_at IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM sync_runs r
+                                       WHERE r.id = e.run_id AND r.state IN ('queued', 'running')))",
         )
         .fetch_one(&self.pool)
         .await?;

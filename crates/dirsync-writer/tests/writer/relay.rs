@@ -31,6 +31,8 @@ async fn relay_once_publishes_pending_events_to_the_events_exchange_and_marks_th
     // summary); here it ends failed, its rows written all the same.
     assert_eq!(relay_once(&store, &publisher, &topology).await.unwrap(), 0);
     assert_eq!(tap.next().await, None, "nothing of a running run is published");
+    let backlog = || async { store.tenants().fleet_health().await.unwrap().outbox_backlog };
+    assert_eq!(backlog().await, 0, "held by design: no backlog to alert on");
     assert!(
         store
             .runs()
@@ -38,6 +40,8 @@ async fn relay_once_publishes_pending_events_to_the_events_exchange_and_marks_th
             .await
             .unwrap()
     );
+
+    assert_eq!(backlog().await, 3);
 
     // Act
     let sent = relay_once(&store, &publisher, &topology).await.unwrap();
