@@ -88,14 +88,29 @@ const CLAIM_PATIENCE: Duration = Duration::from_secs(60);
 async fn claim(ctx: &WorkerContext, phase: &Phase) -> Result<Option<ClaimedRun>, StoreError> {
     let deadline = tokio::time::Instant::now() + CLAIM_PATIENCE;
     let mut delay = Duration::from_millis(250);
-    let store = &ctx.deps.store;
+    let runs = ctx.deps.store.runs();
     let (ttl, owner) = (ctx.config.lease_ttl(), ctx.owner.as_str());
+    let (run_id, check) = match phase {
+        Phase::Fetch(r) => (r.run_id, false),
+        Phase::CheckRemovals(c) => (c.run_id, true),
+    };
     loop {
-        let claimed = match phase {
-            Phase::Fetch(r) => store.runs().claim_run(r.run_id, owner, ttl).await,
-            Phase::CheckRemovals(c) => store.runs().claim_removal_check(c.run_id, owner, ttl).await,
+        let claimed = match check {
+            false => runs.claim_run(run_id, owner, ttl).await,
+            true => runs.claim_removal_check(run_id, owner, ttl).await,
         };
         match claimed {
+            // Claimable but locked (a writer's finalize attempt holds the
+            // row for a moment): tried again, not dropped.
+            Ok(None)
+                if tokio::time::Instant::now() + delay < deadline
+                    && runs.claimable(run_id, check).await.unwrap_or(false) =>
+            {
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => return Ok(None),
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
             Err(e) if e.is_transient() && tokio::time::Instant::now() + delay < deadline => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot claim the run yet; retrying");
                 tokio::select! {

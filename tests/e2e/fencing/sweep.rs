@@ -195,9 +195,12 @@ async fn a_request_nobody_took_is_resent_after_a_doubling_delay_and_a_failed_pub
     assert_eq!(due().await, 1, "not marked (the publish failed): tried again at once");
     store.runs().mark_resent(&[run.id]).await.unwrap();
     assert_eq!(due().await, 0, "just resent");
-    set("UPDATE sync_runs SET request_resent_at = now() - interval '100 seconds' WHERE id = $1").await;
-    assert_eq!(due().await, 0, "the second resend waits 2 × 60 s");
-    set("UPDATE sync_runs SET request_resent_at = now() - interval '130 seconds' WHERE id = $1").await;
+    set("UPDATE sync_runs SET request_resent_at = now() - interval '15 seconds' WHERE id = $1").await;
+    assert_eq!(due().await, 0, "the second resend waits 2 × 10 s");
+    set("UPDATE sync_runs SET request_resent_at = now() - interval '25 seconds' WHERE id = $1").await;
     assert_eq!(due().await, 1);
+    store.runs().mark_resent(&[run.id]).await.unwrap();
+    set("UPDATE sync_runs SET request_resent_at = now() - interval '35 seconds' WHERE id = $1").await;
+    assert_eq!(due().await, 0, "the third waits 4 × 10 s");
     env.stop().await;
 }

@@ -61,6 +61,17 @@ struct ClaimRow {
     trigger: String,
 }
 
+/// A run whose fetch may be claimed: queued, or running under a lease
+/// that lapsed or was given back; never once its fetch has ended.
+const FETCH_CLAIMABLE: &str = "r.fetch_completed_at IS NULL
+     AND (r.state = 'queued' OR (r.state = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())))";
+
+/// A full run whose removal check may be claimed: fetched, not checked,
+/// held by nobody alive.
+const CHECK_CLAIMABLE: &str = "r.state = 'running' AND r.mode = 'full'
+     AND r.fetch_completed_at IS NOT NULL AND r.removals_checked_at IS NULL
+     AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())";
+
 impl Runs {
     /// Takes the run's lease to fetch it if it is queued, or running under a
     /// lease that expired (its worker died). `None`: someone alive owns it,
@@ -69,14 +80,7 @@ impl Runs {
     pub async fn claim_run(&self, run_id: RunId, owner: &str, ttl: Duration) -> Result<Option<ClaimedRun>, StoreError> {
         // A run whose fetch is complete is never fetched again: no request
         // is spent on it twice.
-        self.claim(
-            run_id,
-            owner,
-            ttl,
-            "r.fetch_completed_at IS NULL
-             AND (r.state = 'queued' OR (r.state = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())))",
-        )
-        .await
+        self.claim(run_id, owner, ttl, FETCH_CLAIMABLE).await
     }
 
     /// Takes the run's lease to confirm its removals with Okta: a full run
@@ -87,15 +91,22 @@ impl Runs {
         owner: &str,
         ttl: Duration,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        self.claim(
-            run_id,
-            owner,
-            ttl,
-            "r.state = 'running' AND r.mode = 'full'
-             AND r.fetch_completed_at IS NOT NULL AND r.removals_checked_at IS NULL
-             AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())",
-        )
-        .await
+        self.claim(run_id, owner, ttl, CHECK_CLAIMABLE).await
+    }
+
+    /// Whether the run could be claimed now for its fetch (`check`: for its
+    /// removal check), ignoring row locks: a claim that found the row
+    /// locked (a writer's finalize attempt holds it for a moment) is tried
+    /// again, not dropped.
+    pub async fn claimable(&self, run_id: RunId, check: bool) -> Result<bool, StoreError> {
+        let condition = if check { CHECK_CLAIMABLE } else { FETCH_CLAIMABLE };
+        let (claimable,): (bool,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = $1 AND {condition})"
+        )))
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(claimable)
     }
 
     /// Grants the lease (the next attempt) when `condition` holds. A lease

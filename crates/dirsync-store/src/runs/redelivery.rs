@@ -17,8 +17,11 @@ pub struct WorkRequest {
     pub trigger: Trigger,
 }
 
-/// Resends of one request are at most this far apart.
+/// Resends of one request are at most this far apart...
 const MAX_RESEND_INTERVAL: Duration = Duration::from_secs(3600);
+/// ...and the first two this far: a resend that found no taker is tried
+/// again soon, then less and less often (10 s, 20 s, 40 s...).
+const FIRST_RESEND_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(FromRow)]
 struct Orphan {
@@ -35,8 +38,8 @@ impl Runs {
     /// Requests to send again: runs whose worker vanished (lease expired),
     /// whose request may have been lost (queued for longer than
     /// `stale_after`), or whose removal check nobody took for that long;
-    /// a request already resent waits twice as long each time (up to an
-    /// hour), counted from [`Runs::mark_resent`], which the caller calls
+    /// a request already resent is sent again after 10 s, then twice as
+    /// long each time (up to an hour), counted from [`Runs::mark_resent`], which the caller calls
     /// once the request is published (a publish that failed is tried again
     /// on the next round). Claiming is conditional, so a duplicate request
     /// is harmless.
@@ -49,11 +52,12 @@ impl Runs {
                      AND removals_requested_at < now() - make_interval(secs => $1)
                      AND (lease_expires_at IS NULL OR lease_expires_at < now())))
                AND (request_resent_at IS NULL OR request_resent_at
-                    < now() - make_interval(secs => least($1 * power(2, request_resends), $2)))
+                    < now() - make_interval(secs => least($3 * power(2, request_resends), $2)))
              ORDER BY created_at LIMIT 500",
         )
         .bind(stale_after.as_secs_f64())
         .bind(MAX_RESEND_INTERVAL.as_secs_f64())
+        .bind(FIRST_RESEND_INTERVAL.as_secs_f64())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
