@@ -76,21 +76,7 @@ pub(super) async fn upsert_users(
     .bind(cols.profile)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(changed
-        .into_iter()
-        .filter_map(|(tenant, id)| {
-            let (run, record) = users.get(&(tenant, id.as_str()))?;
-            let event =
-                crate::events::user_event(stored.get(&(tenant, id.clone())), record).map(|(kind, payload)| EventRow {
-                    tenant_id: tenant,
-                    run_id: *run,
-                    event_type: kind,
-                    okta_id: id.to_string(),
-                    payload,
-                });
-            Some((*run, event))
-        })
-        .collect())
+    Ok(written_rows(changed, users, &stored, crate::events::user_event))
 }
 
 /// One array per column: UNNEST binds a column, not a row.
@@ -191,21 +177,7 @@ pub(super) async fn upsert_groups(
     .bind(profile)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(changed
-        .into_iter()
-        .filter_map(|(tenant, id)| {
-            let (run, record) = groups.get(&(tenant, id.as_str()))?;
-            let event =
-                crate::events::group_event(stored.get(&(tenant, id.clone())), record).map(|(kind, payload)| EventRow {
-                    tenant_id: tenant,
-                    run_id: *run,
-                    event_type: kind,
-                    okta_id: id.to_string(),
-                    payload,
-                });
-            Some((*run, event))
-        })
-        .collect())
+    Ok(written_rows(changed, groups, &stored, crate::events::group_event))
 }
 
 /// Adds memberships; returns a `membership.added` event per row inserted.
@@ -248,4 +220,32 @@ pub(super) async fn insert_members(
             ))
         })
         .collect())
+}
+
+/// The domain's rule for the event a write means, given the row as stored.
+type EventRule<S, R> = fn(Option<&S>, &R) -> Option<(&'static str, serde_json::Value)>;
+
+/// Each row an upsert wrote (`changed`, as the statement returned it), with
+/// the run that wrote it and its change event from `event` (none when the
+/// change is not one the product hears about).
+fn written_rows<Id: Ord + Clone + AsRef<str> + std::fmt::Display, R, S>(
+    changed: Vec<(TenantId, Id)>,
+    records: &BTreeMap<Key<'_>, (RunId, &R)>,
+    stored: &BTreeMap<(TenantId, Id), S>,
+    event: EventRule<S, R>,
+) -> Vec<(RunId, Option<EventRow>)> {
+    changed
+        .into_iter()
+        .filter_map(|(tenant, id)| {
+            let (run, record) = records.get(&(tenant, id.as_ref()))?;
+            let event = event(stored.get(&(tenant, id.clone())), record).map(|(kind, payload)| EventRow {
+                tenant_id: tenant,
+                run_id: *run,
+                event_type: kind,
+                okta_id: id.to_string(),
+                payload,
+            });
+            Some((*run, event))
+        })
+        .collect()
 }
