@@ -21,9 +21,11 @@ pub(crate) struct StoredUser {
     pub tenant_id: TenantId,
     pub okta_id: OktaUserId,
     pub status: String,
+    pub created: Option<time::OffsetDateTime>,
     pub activated: Option<time::OffsetDateTime>,
     pub status_changed: Option<time::OffsetDateTime>,
     pub last_login: Option<time::OffsetDateTime>,
+    pub last_updated: Option<time::OffsetDateTime>,
     pub password_changed: Option<time::OffsetDateTime>,
     pub user_type_id: Option<String>,
     pub profile: Value,
@@ -35,12 +37,30 @@ pub(crate) struct StoredGroup {
     pub tenant_id: TenantId,
     pub okta_id: OktaGroupId,
     pub group_type: String,
+    pub created: Option<time::OffsetDateTime>,
+    pub last_updated: Option<time::OffsetDateTime>,
+    pub last_membership_updated: Option<time::OffsetDateTime>,
     pub object_class: Vec<String>,
     pub profile: Value,
     pub deleted: bool,
 }
 
 impl StoredUser {
+    /// Whether writing `new` would change nothing: every column the upsert
+    /// compares is equal and the row is not deleted.
+    pub(crate) fn same_as(&self, new: &UserRecord) -> bool {
+        !self.deleted
+            && self.status == new.status
+            && self.created == new.created
+            && self.activated == new.activated
+            && self.status_changed == new.status_changed
+            && self.last_login == new.last_login
+            && self.last_updated == new.last_updated
+            && self.password_changed == new.password_changed
+            && self.user_type_id == new.user_type_id
+            && self.profile == new.profile
+    }
+
     /// The row as the domain's event rules read it.
     fn before(&self) -> changes::UserBefore<'_> {
         changes::UserBefore {
@@ -57,6 +77,17 @@ impl StoredUser {
 }
 
 impl StoredGroup {
+    /// As [`StoredUser::same_as`].
+    pub(crate) fn same_as(&self, new: &GroupRecord) -> bool {
+        !self.deleted
+            && self.group_type == new.group_type
+            && self.created == new.created
+            && self.last_updated == new.last_updated
+            && self.last_membership_updated == new.last_membership_updated
+            && self.object_class == new.object_class
+            && self.profile == new.profile
+    }
+
     fn before(&self) -> changes::GroupBefore<'_> {
         changes::GroupBefore {
             group_type: &self.group_type,
@@ -125,100 +156,7 @@ pub(crate) async fn insert_events(conn: &mut sqlx::PgConnection, events: &[Event
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    // The rules are the domain's (`dirsync_domain::changes`, tested there);
-    // these check that every stored column reaches them.
-
-    fn record() -> UserRecord {
-        UserRecord {
-            okta_id: "00u1".into(),
-            status: "ACTIVE".into(),
-            created: None,
-            activated: Some(datetime!(2026-01-01 0:00 UTC)),
-            status_changed: Some(datetime!(2026-01-02 0:00 UTC)),
-            last_login: Some(datetime!(2026-01-03 0:00 UTC)),
-            last_updated: Some(datetime!(2026-11-29 0:00 UTC)),
-            password_changed: Some(datetime!(2026-01-04 0:00 UTC)),
-            user_type_id: Some("oty1".into()),
-            profile: json!({"title": "A"}),
-        }
-    }
-
-    fn stored(r: &UserRecord) -> StoredUser {
-        StoredUser {
-            tenant_id: TenantId::nil(),
-            okta_id: r.okta_id.clone(),
-            status: r.status.clone(),
-            activated: r.activated,
-            status_changed: r.status_changed,
-            last_login: r.last_login,
-            password_changed: r.password_changed,
-            user_type_id: r.user_type_id.clone(),
-            profile: r.profile.clone(),
-            deleted: false,
-        }
-    }
-
-    #[test]
-    fn every_stored_user_column_reaches_the_event_rules() {
-        let new = record();
-        assert_eq!(user_event(Some(&stored(&new)), &new), None);
-        type Edit = fn(&mut StoredUser);
-        let edits: [(&str, Edit); 7] = [
-            ("status", |s| s.status = "SUSPENDED".into()),
-            ("activated", |s| s.activated = None),
-            ("statusChanged", |s| s.status_changed = None),
-            ("lastLogin", |s| s.last_login = None),
-            ("passwordChanged", |s| s.password_changed = None),
-            ("type", |s| s.user_type_id = None),
-            ("profile.title", |s| s.profile = json!({"title": "B"})),
-        ];
-        for (field, edit) in edits {
-            let mut old = stored(&new);
-            edit(&mut old);
-            let (_, payload) = user_event(Some(&old), &new).unwrap();
-            assert_eq!(payload["changed_fields"], json!([field]));
-        }
-        let mut deleted = stored(&new);
-        deleted.deleted = true;
-        assert_eq!(user_event(Some(&deleted), &new).unwrap().0, "user.created");
-    }
-
-    #[test]
-    fn every_stored_group_column_reaches_the_event_rules() {
-        let new = GroupRecord {
-            okta_id: "00g1".into(),
-            group_type: "OKTA_GROUP".into(),
-            created: None,
-            last_updated: None,
-            last_membership_updated: None,
-            object_class: vec!["okta:user_group".into()],
-            profile: json!({"name": "Sales"}),
-        };
-        let stored = StoredGroup {
-            tenant_id: TenantId::nil(),
-            okta_id: "00g1".into(),
-            group_type: "APP_GROUP".into(),
-            object_class: vec![],
-            profile: json!({"name": "Sales EMEA"}),
-            deleted: false,
-        };
-        let (kind, payload) = group_event(Some(&stored), &new).unwrap();
-        assert_eq!(kind, "group.updated");
-        assert_eq!(
-            payload["changed_fields"],
-            json!(["type", "objectClass", "profile.name"])
-        );
-        let deleted = StoredGroup {
-            deleted: true,
-            ..stored
-        };
-        assert_eq!(group_event(Some(&deleted), &new).unwrap().0, "group.created");
-    }
-}
+mod tests;
 
 /// An outbox row on its way to the broker.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]

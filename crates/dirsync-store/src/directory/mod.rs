@@ -1,17 +1,18 @@
 //! The directory rows a writer batch applies, in one transaction: pages
 //! claimed exactly once ([`pages`]), rows upserted set-based, skipping
-//! unchanged ones, each change with its event ([`upserts`]).
+//! unchanged ones ([`stored`]), each change with its event ([`upserts`]).
 
 mod pages;
 mod reads;
+mod stored;
 mod upserts;
 
 use dirsync_domain::{RunId, TenantId};
-use pages::{add_tallies, claim_pages, record_seen};
+use pages::{ClaimedPage, add_tallies, claim_pages, record_seen};
 pub use reads::{DirectoryQuery, GroupRow, UserRow};
 use upserts::{insert_members, upsert_groups, upsert_users};
 
-use crate::{Directory, StoreError, events::EventRow};
+use crate::{Directory, StoreError};
 use dirsync_domain::{GroupRecord, PageFetched, PagePayload, UserRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
@@ -86,47 +87,47 @@ impl Directory {
     /// the same transaction.
     pub async fn apply_pages(&self, batch: PageBatch<'_>) -> Result<WrittenBatch, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let fresh = claim_pages(&mut tx, &batch.pages).await?;
+        let claimed = claim_pages(&mut tx, &batch.pages).await?;
         let mut written = WrittenBatch {
-            applied: fresh.len(),
-            duplicates: batch.pages.len() - fresh.len(),
+            applied: claimed.len(),
+            duplicates: batch.pages.len() - claimed.len(),
             ..Default::default()
         };
         let mut rows = BatchRows::default();
-        for (page, again) in &fresh {
-            written.runs.insert(page.run_id);
-            written.pages_by_kind[page.payload.kind_index()] += 1;
-            rows.add(page, !again);
+        for page in &claimed {
+            written.runs.insert(page.page.run_id);
+            written.pages_by_kind[page.page.payload.kind_index()] += 1;
+            rows.add(page);
         }
+        // A tenant's first sync says it in one `directory.synced` event at
+        // finalize: none per row (`dirsync_domain::changes::summarized`), so
+        // its rows are written without reading what was stored.
+        let quiet = first_sync_tenants(&mut tx, &written.runs).await?;
         let mut events = Vec::new();
-        let created = |events: &[EventRow]| events.iter().filter(|e| e.event_type.ends_with(".created")).count() as u64;
-        for (run, event) in upsert_users(&mut tx, &rows.users).await? {
-            rows.tally(run).users_changed += 1;
+        let mut inserted = [0u64; 3];
+        for w in upsert_users(&mut tx, &rows.users, &quiet).await? {
+            rows.tally(w.run).users_changed += 1;
             written.users_changed += 1;
-            events.extend(event);
+            inserted[0] += u64::from(w.inserted);
+            events.extend(w.event);
         }
-        let users_inserted = created(&events);
-        let before_groups = events.len();
-        for (run, event) in upsert_groups(&mut tx, &rows.groups).await? {
-            rows.tally(run).groups_changed += 1;
+        for w in upsert_groups(&mut tx, &rows.groups, &quiet).await? {
+            rows.tally(w.run).groups_changed += 1;
             written.groups_changed += 1;
-            events.extend(event);
+            inserted[1] += u64::from(w.inserted);
+            events.extend(w.event);
         }
-        let groups_inserted = created(&events[before_groups..]);
-        for event in insert_members(&mut tx, &rows.members).await? {
-            rows.tally(event.run_id).memberships_added += 1;
-            written.memberships_added += 1;
-            events.push(event);
+        let (added, member_events) = insert_members(&mut tx, &rows.members, &quiet).await?;
+        for (run, n) in added {
+            rows.tally(run).memberships_added += n as i64;
+            written.memberships_added += n;
         }
+        events.extend(member_events);
         written.rows = [
-            RowCounts::of(rows.users.len(), written.users_changed, users_inserted),
-            RowCounts::of(rows.groups.len(), written.groups_changed, groups_inserted),
+            RowCounts::of(rows.users.len(), written.users_changed, inserted[0]),
+            RowCounts::of(rows.groups.len(), written.groups_changed, inserted[1]),
             RowCounts::of(rows.members.len(), written.memberships_added, written.memberships_added),
         ];
-        // A tenant's first sync says it in one `directory.synced` event at
-        // finalize: none per row (`dirsync_domain::changes::summarized`).
-        let first_syncs = first_sync_tenants(&mut tx, &written.runs).await?;
-        events.retain(|e| !first_syncs.contains(&e.tenant_id));
         written.events = events.len() as u64;
         record_seen(&mut tx, &rows).await?;
         crate::events::insert_events(&mut tx, &events).await?;
@@ -162,21 +163,29 @@ impl Directory {
 pub(super) type Key<'a> = (TenantId, &'a str);
 
 /// A batch's rows, deduplicated (Okta repeats a row across pages when data
-/// moves mid-listing: last wins) and sorted by key.
+/// moves mid-listing: last wins) and sorted by key; and what the runs saw
+/// that they must remember (pages of fresh chains leave no seen-rows: see
+/// [`ClaimedPage::fresh_chain`]).
 #[derive(Default)]
 struct BatchRows<'a> {
     users: BTreeMap<Key<'a>, (RunId, &'a UserRecord)>,
     groups: BTreeMap<Key<'a>, (RunId, &'a GroupRecord)>,
     members: BTreeSet<(TenantId, &'a str, &'a str, RunId)>,
+    /// Users (`u`) and groups (`g`) seen, by run.
+    seen: BTreeSet<(RunId, &'static str, &'a str)>,
+    /// Memberships seen: run, group, user.
+    seen_members: BTreeSet<(RunId, &'a str, &'a str)>,
     tallies: BTreeMap<RunId, RunTally>,
 }
 
 impl<'a> BatchRows<'a> {
-    /// Adds a page's rows; `count` is false for a page applied again after a
-    /// takeover, whose rows the run has already counted as seen.
-    fn add(&mut self, page: &'a PageFetched, count: bool) {
+    /// Adds a page's rows. A page applied again after a takeover is not
+    /// counted: the run has counted its rows as seen already.
+    fn add(&mut self, claimed: &ClaimedPage<'a>) {
+        let page = claimed.page;
+        let remember = !claimed.fresh_chain;
         let tally = self.tallies.entry(page.run_id).or_default();
-        let tally = if count { tally } else { &mut RunTally::default() };
+        let tally = if claimed.again { &mut RunTally::default() } else { tally };
         match &page.payload {
             PagePayload::Users { users } => {
                 tally.users_seen += users.len() as i64;
@@ -187,6 +196,9 @@ impl<'a> BatchRows<'a> {
                         (page.run_id, u),
                         |u| u.last_updated,
                     );
+                    if remember {
+                        self.seen.insert((page.run_id, "u", u.okta_id.as_str()));
+                    }
                 }
             }
             PagePayload::Groups { groups } => {
@@ -198,6 +210,9 @@ impl<'a> BatchRows<'a> {
                         (page.run_id, g),
                         |g| g.last_updated,
                     );
+                    if remember {
+                        self.seen.insert((page.run_id, "g", g.okta_id.as_str()));
+                    }
                 }
             }
             PagePayload::Members { group_id, user_ids } => {
@@ -205,6 +220,9 @@ impl<'a> BatchRows<'a> {
                 for u in user_ids {
                     self.members
                         .insert((page.tenant_id, group_id.as_str(), u.as_str(), page.run_id));
+                    if remember {
+                        self.seen_members.insert((page.run_id, group_id.as_str(), u.as_str()));
+                    }
                 }
             }
         }

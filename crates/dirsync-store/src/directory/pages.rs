@@ -8,24 +8,14 @@ use dirsync_domain::PageFetched;
 use dirsync_domain::RunId;
 use std::collections::BTreeMap;
 
-/// Remembers what each run saw: users and groups (a full run's sweep
-/// removes the rest) and members per group (a completed member chain
-/// replaces the group's member set).
+/// Remembers what each run saw: users and groups (a full run's removal
+/// check asks Okta about the rest) and members per group (a completed
+/// member chain replaces the group's member set).
 pub(super) async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_>) -> Result<(), StoreError> {
-    let mut runs = Vec::new();
-    let mut kinds = Vec::new();
-    let mut ids = Vec::new();
-    for ((_, id), (run, _)) in &rows.users {
-        runs.push(*run);
-        kinds.push("u");
-        ids.push(*id);
-    }
-    for ((_, id), (run, _)) in &rows.groups {
-        runs.push(*run);
-        kinds.push("g");
-        ids.push(*id);
-    }
-    if !runs.is_empty() {
+    if !rows.seen.is_empty() {
+        let runs: Vec<RunId> = rows.seen.iter().map(|s| s.0).collect();
+        let kinds: Vec<&str> = rows.seen.iter().map(|s| s.1).collect();
+        let ids: Vec<&str> = rows.seen.iter().map(|s| s.2).collect();
         sqlx::query(
             "INSERT INTO sync_seen (run_id, kind, okta_id) SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[])
              ON CONFLICT DO NOTHING",
@@ -36,10 +26,10 @@ pub(super) async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_
         .execute(&mut *tx)
         .await?;
     }
-    if !rows.members.is_empty() {
-        let runs: Vec<RunId> = rows.members.iter().map(|m| m.3).collect();
-        let groups: Vec<&str> = rows.members.iter().map(|m| m.1).collect();
-        let users: Vec<&str> = rows.members.iter().map(|m| m.2).collect();
+    if !rows.seen_members.is_empty() {
+        let runs: Vec<RunId> = rows.seen_members.iter().map(|m| m.0).collect();
+        let groups: Vec<&str> = rows.seen_members.iter().map(|m| m.1).collect();
+        let users: Vec<&str> = rows.seen_members.iter().map(|m| m.2).collect();
         sqlx::query(
             "INSERT INTO sync_seen_members (run_id, group_id, user_id)
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
@@ -53,6 +43,17 @@ pub(super) async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_
     Ok(())
 }
 
+/// A page to apply now.
+pub(super) struct ClaimedPage<'a> {
+    pub page: &'a PageFetched,
+    /// Applied before by an older attempt of the run (its rows are counted).
+    pub again: bool,
+    /// Its chain is fresh (`sync_chains.fresh`): nothing it lists was stored
+    /// when the chain began, so whatever is stored at the run's end the run
+    /// wrote, and no seen-row is needed to tell what it missed.
+    pub fresh_chain: bool,
+}
+
 /// Records the pages as applied; returns those to apply now: pages not
 /// applied before, and pages fetched again by a later attempt of the run
 /// (after a takeover the same position may hold other rows: applying every
@@ -62,7 +63,7 @@ pub(super) async fn record_seen(tx: &mut sqlx::PgConnection, rows: &BatchRows<'_
 pub(super) async fn claim_pages<'a>(
     tx: &mut sqlx::PgConnection,
     pages: &[&'a PageFetched],
-) -> Result<Vec<(&'a PageFetched, bool)>, StoreError> {
+) -> Result<Vec<ClaimedPage<'a>>, StoreError> {
     // One version per key: the newest attempt in the batch.
     let mut newest: BTreeMap<(RunId, String, i32), &'a PageFetched> = BTreeMap::new();
     for page in pages {
@@ -81,15 +82,20 @@ pub(super) async fn claim_pages<'a>(
     let attempts: Vec<i32> = newest.values().map(|p| p.attempt as i32).collect();
     // `xmax` is 0 for a row this statement inserted, and not for one it
     // updated: the flag says the page is applied again.
-    let claimed: Vec<(RunId, String, i32, bool)> = sqlx::query_as(
-        "INSERT INTO sync_pages AS s (run_id, chain, seq, rows, attempt)
-         SELECT p.* FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[], $5::int[])
-             AS p(run_id, chain, seq, rows, attempt)
-         WHERE EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = p.run_id AND r.state = 'running')
-         ON CONFLICT (run_id, chain, seq) DO UPDATE SET attempt = EXCLUDED.attempt, rows = EXCLUDED.rows,
-             written_at = now()
-         WHERE s.attempt < EXCLUDED.attempt
-         RETURNING run_id, chain, seq, xmax <> 0",
+    let claimed: Vec<(RunId, String, i32, bool, bool)> = sqlx::query_as(
+        "WITH claimed AS (
+             INSERT INTO sync_pages AS s (run_id, chain, seq, rows, attempt)
+             SELECT p.* FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[], $5::int[])
+                 AS p(run_id, chain, seq, rows, attempt)
+             WHERE EXISTS (SELECT 1 FROM sync_runs r WHERE r.id = p.run_id AND r.state = 'running')
+             ON CONFLICT (run_id, chain, seq) DO UPDATE SET attempt = EXCLUDED.attempt, rows = EXCLUDED.rows,
+                 written_at = now()
+             WHERE s.attempt < EXCLUDED.attempt
+             RETURNING run_id, chain, seq, xmax <> 0 AS again
+         )
+         SELECT c.run_id, c.chain, c.seq, c.again, coalesce(ch.fresh, false)
+         FROM claimed c LEFT JOIN sync_chains ch ON ch.run_id = c.run_id AND ch.chain = c.chain
+         ORDER BY c.run_id, c.chain, c.seq",
     )
     .bind(runs)
     .bind(chains)
@@ -100,7 +106,13 @@ pub(super) async fn claim_pages<'a>(
     .await?;
     Ok(claimed
         .into_iter()
-        .filter_map(|(run, chain, seq, again)| newest.get(&(run, chain, seq)).map(|page| (*page, again)))
+        .filter_map(|(run, chain, seq, again, fresh_chain)| {
+            newest.get(&(run, chain, seq)).map(|page| ClaimedPage {
+                page,
+                again,
+                fresh_chain,
+            })
+        })
         .collect())
 }
 

@@ -110,10 +110,11 @@ impl Runs {
         }
         let names: Vec<String> = chains.iter().map(|(c, _)| c.to_string()).collect();
         let urls: Vec<&str> = chains.iter().map(|(_, u)| u.as_str()).collect();
-        sqlx::query(
-            "INSERT INTO sync_chains (run_id, chain, next_url) SELECT $1, c, u FROM UNNEST($2::text[], $3::text[]) AS x(c, u)
-             ON CONFLICT (run_id, chain) DO NOTHING",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO sync_chains (run_id, chain, next_url, fresh)
+             SELECT $1, c, u, {FRESH} FROM UNNEST($2::text[], $3::text[]) AS x(c, u)
+             ON CONFLICT (run_id, chain) DO NOTHING"
+        )))
         .bind(run_id)
         .bind(names)
         .bind(urls)
@@ -221,6 +222,23 @@ impl Runs {
     }
 }
 
+/// Whether the chain `c` of run `$1` is fresh: nothing of what it lists is
+/// stored yet (no live user for a users chain, no live group for the groups
+/// chain, no member of the group for a member chain), so every such row
+/// stored at the run's end was written by the run (see the migration
+/// `fresh_chains`). Only the run itself writes a tenant's rows while it is
+/// active (one active run per tenant; pages of ended runs are dropped).
+const FRESH: &str = "(SELECT CASE
+        WHEN x.c = 'users' OR x.c LIKE 'users:%' THEN
+            NOT EXISTS (SELECT 1 FROM users s WHERE s.tenant_id = r.tenant_id AND s.deleted_at IS NULL)
+        WHEN x.c = 'groups' THEN
+            NOT EXISTS (SELECT 1 FROM groups s WHERE s.tenant_id = r.tenant_id AND s.deleted_at IS NULL)
+        WHEN x.c LIKE 'members:%' THEN
+            NOT EXISTS (SELECT 1 FROM group_members s
+                        WHERE s.tenant_id = r.tenant_id AND s.group_id = substr(x.c, length('members:') + 1))
+        ELSE false END
+    FROM sync_runs r WHERE r.id = $1)";
+
 async fn insert_chains(
     tx: &mut sqlx::PgConnection,
     run_id: RunId,
@@ -235,11 +253,11 @@ async fn insert_chains(
         .iter()
         .map(|c| c.expected_rows.map(|n| n.min(i32::MAX as u32) as i32))
         .collect();
-    sqlx::query(
-        "INSERT INTO sync_chains (run_id, chain, expected_rows, done)
-         SELECT $1, c, e, $4 FROM UNNEST($2::text[], $3::int[]) AS x(c, e)
-         ON CONFLICT (run_id, chain) DO NOTHING",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO sync_chains (run_id, chain, expected_rows, done, fresh)
+         SELECT $1, c, e, $4, {FRESH} FROM UNNEST($2::text[], $3::int[]) AS x(c, e)
+         ON CONFLICT (run_id, chain) DO NOTHING"
+    )))
     .bind(run_id)
     .bind(names)
     .bind(expected)

@@ -37,6 +37,15 @@ impl RowKind {
         }
     }
 
+    /// The run's chains that list rows of this kind, as a condition on
+    /// `sync_chains.chain`.
+    pub(crate) fn chains(self) -> &'static str {
+        match self {
+            RowKind::User => "(chain = 'users' OR chain LIKE 'users:%')",
+            RowKind::Group => "chain = 'groups'",
+        }
+    }
+
     /// The change event of its removal.
     pub(crate) fn deleted_event(self) -> &'static str {
         match self {
@@ -60,13 +69,18 @@ impl Runs {
         Ok(ids.into_iter().map(OktaGroupId::from).collect())
     }
 
+    /// The stored rows of a kind the run has not seen. None when every
+    /// chain listing that kind was fresh (nothing stored when it began): all
+    /// that is stored now the run wrote, so saw, and recorded no seen-row
+    /// for.
     async fn unseen(&self, run_id: RunId, tenant_id: TenantId, kind: RowKind) -> Result<Vec<String>, StoreError> {
-        let table = kind.table();
+        let (table, chains) = (kind.table(), kind.chains());
         let ids: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             // EXCEPT hashes both sides whatever the (often stale) statistics
             // of the young sync_seen rows say; a NOT EXISTS planned as a
             // nested loop took 10 s at 10,000 users.
             "SELECT okta_id FROM {table} WHERE tenant_id = $2 AND deleted_at IS NULL
+               AND NOT (SELECT coalesce(bool_and(fresh), false) FROM sync_chains WHERE run_id = $1 AND {chains})
              EXCEPT
              SELECT okta_id FROM sync_seen WHERE run_id = $1 AND kind = $3
              ORDER BY okta_id"

@@ -133,13 +133,16 @@ pub(super) async fn proven_removals(tx: &mut sqlx::PgConnection, run: &LockedRun
 
 /// The run's ended member chains, with the group's `usersCount` from the
 /// run's group listing and how many members the chain listed. A chain that
-/// listed fewer than that is short: its absences are no evidence.
+/// listed fewer than that is short: its absences are no evidence. A fresh
+/// chain (its group had no stored member when it began) is left out: every
+/// member stored now it listed itself, so none is absent, and it recorded
+/// no seen-rows to count.
 const MEMBER_CHAINS: &str = "
     SELECT substr(c.chain, length('members:') + 1) AS group_id, c.expected_rows,
            (SELECT count(*) FROM sync_seen_members s
             WHERE s.run_id = c.run_id AND s.group_id = substr(c.chain, length('members:') + 1)) AS seen
     FROM sync_chains c
-    WHERE c.run_id = $1 AND c.done AND NOT c.gone AND c.chain LIKE 'members:%'";
+    WHERE c.run_id = $1 AND c.done AND NOT c.gone AND NOT c.fresh AND c.chain LIKE 'members:%'";
 
 /// Stored memberships a short member listing left out: not removed on that
 /// evidence (a later complete listing decides), counted on the run.
