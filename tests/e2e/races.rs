@@ -4,10 +4,11 @@
 //! ours, and a daily run that meets a run already in progress.
 //!
 //! One file per concern (`mid_run`, `removal_evidence`, `clock_skew`,
-//! `daily_run`, `fresh_chains`); this one holds what they share.
+//! `daily_run`, `deleted_group`, `fresh_chains`); this one holds what they share.
 
 mod clock_skew;
 mod daily_run;
+mod deleted_group;
 mod fresh_chains;
 mod mid_run;
 mod removal_evidence;

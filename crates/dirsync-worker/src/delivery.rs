@@ -19,7 +19,7 @@ use tracing::Instrument;
 pub enum Handled {
     /// Every page is published; the writers take the run on.
     Fetched,
-    /// A full run's removals are confirmed with Okta; the writers finalize.
+    /// A run's removals are confirmed with Okta; the writers finalize.
     RemovalsChecked,
     /// Recorded as failed with this code.
     Failed(ErrorCode),

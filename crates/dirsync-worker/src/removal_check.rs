@@ -1,6 +1,8 @@
-//! How a full run's removals are decided with Okta. Once the writers have
+//! How a run's removals are decided with Okta. Once the writers have
 //! applied every page, one of them asks for this check; a worker claims it
-//! and asks Okta by id for each stored user and group the run did not see.
+//! and asks Okta by id for each stored group the run did not list (every
+//! run lists every group) and, in a full run, each stored user it did not
+//! see.
 //! Only Okta's 404 `E0000007` counts as gone: a truncated listing never
 //! removes anyone. The deletion guard then bounds what a real mass deletion
 //! may remove without a person's confirmation (at finalize).

@@ -29,7 +29,7 @@ pub struct BatchOutcome {
     pub failed_runs: Vec<RunId>,
     /// Runs finalized by this batch.
     pub finalized: Vec<RunId>,
-    /// Full runs whose pages this batch completed: their removal check
+    /// Runs whose pages this batch completed: their removal check
     /// was asked of the workers.
     pub checks_requested: Vec<RunId>,
     /// The database stayed unreachable past the retry budget (or shutdown
@@ -58,8 +58,8 @@ struct Item {
     span: tracing::Span,
 }
 
-/// Where the writer sends the next phase of a run: a full run whose pages
-/// are all written goes to the workers for its removal check.
+/// Where the writer sends the next phase of a run: a run whose pages are
+/// all written goes to the workers for its removal check.
 #[derive(Clone, Copy)]
 pub struct NextPhase<'a> {
     pub publisher: &'a Publisher,
@@ -68,7 +68,7 @@ pub struct NextPhase<'a> {
 
 /// Applies the deliveries' pages, acks each delivery once its page is
 /// committed, then moves on every run that may have become complete:
-/// finalized, or (a full run) its removal check requested.
+/// finalized, or its removal check requested.
 pub async fn apply_batch(
     store: &Store,
     next: NextPhase<'_>,

@@ -34,7 +34,10 @@ async fn stored_members(env: &TestEnv, tenant: TenantId) -> Vec<(String, String)
 async fn a_retried_first_sync_removes_what_okta_deleted_after_the_failed_attempt_wrote_it() {
     let latency = Faults {
         latency: Latency {
-            fixed: Duration::from_millis(25),
+            // Slow pages and short member pages: the member listings last
+            // seconds after the users are written, so the token is revoked
+            // while they go on.
+            fixed: Duration::from_millis(150),
             ..Latency::default()
         },
         ..Faults::default()
@@ -43,7 +46,7 @@ async fn a_retried_first_sync_removes_what_okta_deleted_after_the_failed_attempt
         "fresh",
         spec(1_200, 40, 41),
         SimConfig::default().with_token(TOKEN).with_faults(latency),
-        |c| c.worker.members_page_size = 50,
+        |c| c.worker.members_page_size = 20,
     )
     .await;
     let tenant = env.tenant("acme", TOKEN).await;

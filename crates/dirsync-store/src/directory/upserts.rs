@@ -197,9 +197,9 @@ pub(super) async fn insert_members(
     let mut run_of: BTreeMap<(TenantId, &str), RunId> = BTreeMap::new();
     for (t, g, u, run) in members {
         if quiet.contains(t) {
-            quiet_runs.entry(*run).or_default().push(*t, *g, *u);
+            quiet_runs.entry(*run).or_default().push(*t, g, u);
         } else {
-            told.push(*t, *g, *u);
+            told.push(*t, g, u);
             run_of.insert((*t, *g), *run);
         }
     }

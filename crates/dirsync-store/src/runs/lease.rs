@@ -66,9 +66,10 @@ struct ClaimRow {
 const FETCH_CLAIMABLE: &str = "r.fetch_completed_at IS NULL
      AND (r.state = 'queued' OR (r.state = 'running' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())))";
 
-/// A full run whose removal check may be claimed: fetched, not checked,
-/// held by nobody alive.
-const CHECK_CLAIMABLE: &str = "r.state = 'running' AND r.mode = 'full'
+/// A run whose removal check may be claimed: fetched, not checked, held by
+/// nobody alive. Every run checks groups (each lists them all); only a
+/// full run checks users.
+const CHECK_CLAIMABLE: &str = "r.state = 'running'
      AND r.fetch_completed_at IS NOT NULL AND r.removals_checked_at IS NULL
      AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())";
 

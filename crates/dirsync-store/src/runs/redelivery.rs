@@ -48,7 +48,7 @@ impl Runs {
             "SELECT id, tenant_id, mode, trigger, attempt, fetch_completed_at IS NOT NULL AS fetched FROM sync_runs
              WHERE ((state = 'running' AND fetch_completed_at IS NULL AND lease_expires_at < now())
                  OR (state = 'queued' AND created_at < now() - make_interval(secs => $1))
-                 OR (state = 'running' AND mode = 'full' AND removals_checked_at IS NULL
+                 OR (state = 'running' AND removals_requested_at IS NOT NULL AND removals_checked_at IS NULL
                      AND removals_requested_at < now() - make_interval(secs => $1)
                      AND (lease_expires_at IS NULL OR lease_expires_at < now())))
                AND (request_resent_at IS NULL OR request_resent_at

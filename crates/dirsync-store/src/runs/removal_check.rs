@@ -57,13 +57,22 @@ impl RowKind {
 
 impl Runs {
     /// Users stored for the tenant that this full run has not seen: the
-    /// candidates for removal, each to be confirmed with Okta by id.
+    /// candidates for removal, each to be confirmed with Okta by id. None
+    /// for an incremental run, which lists only the users that changed.
     pub async fn unseen_users(&self, run_id: RunId, tenant_id: TenantId) -> Result<Vec<OktaUserId>, StoreError> {
+        let (full,): (bool,) = sqlx::query_as("SELECT mode = 'full' FROM sync_runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await?;
+        if !full {
+            return Ok(Vec::new());
+        }
         let ids = self.unseen(run_id, tenant_id, RowKind::User).await?;
         Ok(ids.into_iter().map(OktaUserId::from).collect())
     }
 
-    /// Groups stored for the tenant that this full run has not seen.
+    /// Groups stored for the tenant that this run has not seen (every run
+    /// lists every group).
     pub async fn unseen_groups(&self, run_id: RunId, tenant_id: TenantId) -> Result<Vec<OktaGroupId>, StoreError> {
         let ids = self.unseen(run_id, tenant_id, RowKind::Group).await?;
         Ok(ids.into_iter().map(OktaGroupId::from).collect())

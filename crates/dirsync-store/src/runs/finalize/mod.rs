@@ -98,7 +98,10 @@ impl Runs {
         if incomplete {
             return Ok(Finalize::NotYet);
         }
-        if run.full() && run.removals_checked_at.is_none() {
+        // Every run asks Okta about the groups it did not list (an
+        // incremental run lists them all too: a deleted group leaves no
+        // trace in a filtered listing); a full run about its users as well.
+        if run.removals_checked_at.is_none() {
             if run.removals_requested_at.is_some() {
                 return Ok(Finalize::NotYet);
             }
@@ -210,8 +213,8 @@ async fn finalize_locked(tx: &mut sqlx::PgConnection, run: &LockedRun) -> Result
         hold_removals(tx, run, &removals).await?;
         RunState::NeedsReview
     };
-    let added = derive_everyone(tx, run, &mut changes).await?;
     let policy = EventPolicy::of(tx, run).await?;
+    let added = derive_everyone(tx, run, !policy.first_sync, &mut changes).await?;
     if policy.first_sync {
         changes.events.clear();
     }

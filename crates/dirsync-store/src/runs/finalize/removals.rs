@@ -53,7 +53,7 @@ impl Runs {
         let removals = held_still_true(&mut tx, &run).await?;
         let mut changes = FinalizeChanges::default();
         apply_removals(&mut tx, &run, &removals, &mut changes).await?;
-        let added = derive_everyone(&mut tx, &run, &mut changes).await?;
+        let added = derive_everyone(&mut tx, &run, true, &mut changes).await?;
         insert_events(&mut tx, &changes.events).await?;
         sqlx::query(
             "UPDATE sync_runs SET state = 'succeeded', deletions_confirmed_at = now(),
