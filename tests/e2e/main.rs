@@ -10,6 +10,7 @@ mod compare;
 mod events;
 mod fairness;
 mod fencing;
+mod first_sync;
 mod fleet;
 mod full_sync;
 mod harness;

@@ -1,8 +1,10 @@
-//! The fetch phase of a run: its chains planned ([`plan`]), walked page by
-//! page with a checkpoint after each ([`walk`]), each page turned into a
+//! The fetch phase of a run: its chains planned ([`plan`]; a first sync's
+//! users split by what Okta says, [`first_split`]), walked page by page
+//! with a checkpoint after each ([`walk`]), each page turned into a
 //! message for the writers ([`page`]). The phase ends when every chain has:
 //! the run is the writers' then, and the worker's slot is free.
 
+mod first_split;
 mod page;
 mod plan;
 mod walk;
@@ -78,9 +80,12 @@ impl<'a> RunExecutor<'a> {
                     .deps
                     .store
                     .runs()
-                    .add_chains(self.run.run_id, &self.run.lease, &plan, Some(clock))
+                    .add_chains(self.run.run_id, &self.run.lease, &plan.chains, Some(clock))
                     .await?,
             )?;
+            if let Some((chain, page)) = plan.first_page {
+                self.record(&chain, 0, page).await?;
+            }
             chains = self.ctx.deps.store.runs().chains(self.run.run_id).await?;
         }
         let (catch_up, slices): (Vec<ChainState>, Vec<ChainState>) = chains

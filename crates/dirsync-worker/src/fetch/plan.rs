@@ -1,8 +1,10 @@
 //! Planning a run's chains and the first page of each: a full run splits
 //! its users into `lastUpdated` ranges paged side by side, plus a catch-up
-//! chain; an incremental run lists only what changed since its window.
+//! chain (split by the stored users, or on a first sync by a sample Okta
+//! gives: [`super::first_split`]); an incremental run lists only what
+//! changed since its window.
 
-use super::RunExecutor;
+use super::{RunExecutor, page::Fetched};
 use crate::RunError;
 use dirsync_domain::{Chain, SyncMode};
 use std::time::Duration;
@@ -33,19 +35,33 @@ fn okta_time(t: OffsetDateTime) -> String {
     )
 }
 
+/// A run's chains with the URL of the first page of each, and possibly
+/// that first page of one of them, fetched while planning.
+pub(super) struct Plan {
+    pub(super) chains: Vec<(Chain, String)>,
+    /// Page 0 of this chain, to be published and checkpointed once the
+    /// chains are stored (the first-sync probe, when the run stays one
+    /// chain: the page is that chain's first).
+    pub(super) first_page: Option<(Chain, Fetched)>,
+}
+
 impl RunExecutor<'_> {
     /// The run's chains and the first page of each. A full run splits its
     /// users into `lastUpdated` ranges of about equal size (from the users
-    /// stored by earlier runs), paged side by side; the last range is open,
-    /// and a catch-up chain afterwards lists whoever changed since the run
-    /// began, so a user who moves between ranges mid-run is never lost.
-    pub(super) async fn plan(&self, okta_now: OffsetDateTime) -> Result<Vec<(Chain, String)>, RunError> {
+    /// stored by earlier runs, or, with none to go by, from a sample Okta
+    /// gives), paged side by side; the last range is open, and a catch-up
+    /// chain afterwards lists whoever changed since the run began, so a
+    /// user who moves between ranges mid-run is never lost.
+    pub(super) async fn plan(&self, okta_now: OffsetDateTime) -> Result<Plan, RunError> {
         let groups = (Chain::Groups, self.first_url(&Chain::Groups).to_string());
         if self.run.mode == SyncMode::Incremental {
-            return Ok(vec![(Chain::Users, self.first_url(&Chain::Users).to_string()), groups]);
+            return Ok(Plan {
+                chains: vec![(Chain::Users, self.first_url(&Chain::Users).to_string()), groups],
+                first_page: None,
+            });
         }
         let began = okta_now - CATCH_UP_OVERLAP;
-        let points = self
+        let mut points = self
             .ctx
             .deps
             .store
@@ -56,6 +72,12 @@ impl RunExecutor<'_> {
                 self.ctx.config.min_users_per_slice,
             )
             .await?;
+        let mut first_page = None;
+        if points.is_empty() && self.ctx.config.user_slices > 1 {
+            let split = self.split_first_sync().await?;
+            points = split.points;
+            first_page = split.first_page.map(|page| (Chain::UsersSlice { index: 0 }, page));
+        }
         let size = self.ctx.config.users_page_size;
         let mut plan = Vec::with_capacity(points.len() + 3);
         for index in 0..=points.len() {
@@ -79,7 +101,10 @@ impl RunExecutor<'_> {
             ));
         }
         plan.push(groups);
-        Ok(plan)
+        Ok(Plan {
+            chains: plan,
+            first_page,
+        })
     }
 
     /// Incremental runs list only what changed after this instant; full
@@ -98,13 +123,12 @@ impl RunExecutor<'_> {
                 let filter = format!(r#"lastUpdated gt "{since}""#);
                 self.client.users_url(Some(&filter), self.ctx.config.users_page_size)
             }
-            Chain::Groups => {
-                let filter = self
-                    .since()
-                    .map(|_| format!(r#"lastUpdated gt "{since}" or lastMembershipUpdated gt "{since}""#));
-                self.client
-                    .groups_url(filter.as_deref(), true, self.ctx.config.groups_page_size)
-            }
+            // Every run lists every group, an incremental one too: a group
+            // deleted in Okta leaves no trace in a filtered listing, and the
+            // whole list is a few pages (200 groups a page). Only the
+            // members of groups whose members moved are paged again
+            // (`page.rs`), and the writer leaves unchanged groups alone.
+            Chain::Groups => self.client.groups_url(None, true, self.ctx.config.groups_page_size),
             Chain::Members { group_id } | Chain::Everyone { group_id } => self
                 .client
                 .group_members_url(group_id.as_str(), self.ctx.config.members_page_size),

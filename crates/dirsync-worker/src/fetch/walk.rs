@@ -1,7 +1,7 @@
 //! Walking a chain: page after page from its checkpoint, publish then
 //! checkpoint, bounded so a hostile or broken Okta cannot loop the run.
 
-use super::RunExecutor;
+use super::{RunExecutor, page::Fetched};
 use crate::RunError;
 use dirsync_domain::{Chain, ErrorCode};
 use dirsync_store::{ChainState, Checkpoint};
@@ -75,35 +75,49 @@ impl RunExecutor<'_> {
                 _ = self.stop.cancelled() => return Err(RunError::Cancelled),
                 fetched = self.fetch(&state.chain, &url) => fetched?,
             };
-            let gone = fetched.payload.is_none();
-            if let Some(payload) = fetched.payload {
-                self.publish_page(&state.chain, seq, payload).await?;
-                seq += 1;
-            }
-            let checkpoint = Checkpoint {
-                chain: &state.chain,
-                next_url: fetched.next.as_ref().map(Url::as_str),
-                pages: seq,
-                done: fetched.next.is_none(),
-                gone,
-                new_chains: &fetched.new_chains,
-                done_chains: &fetched.done_chains,
-                okta_requests: self.take_requests(),
-                rejected: &fetched.rejected,
-            };
-            self.ensure(
-                self.ctx
-                    .deps
-                    .store
-                    .runs()
-                    .checkpoint(self.run.run_id, &self.run.lease, checkpoint)
-                    .await?,
-            )?;
-            match fetched.next {
+            let next;
+            (seq, next) = self.record(&state.chain, seq, fetched).await?;
+            match next {
                 Some(next) => url = next,
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Publishes a fetched page as page `seq` of `chain` (when there is one
+    /// to publish), then checkpoints the chain after it. Returns the
+    /// chain's page count and the next page's URL (`None`: the chain ended).
+    pub(super) async fn record(
+        &self,
+        chain: &Chain,
+        mut seq: u32,
+        fetched: Fetched,
+    ) -> Result<(u32, Option<Url>), RunError> {
+        let gone = fetched.payload.is_none();
+        if let Some(payload) = fetched.payload {
+            self.publish_page(chain, seq, payload).await?;
+            seq += 1;
+        }
+        let checkpoint = Checkpoint {
+            chain,
+            next_url: fetched.next.as_ref().map(Url::as_str),
+            pages: seq,
+            done: fetched.next.is_none(),
+            gone,
+            new_chains: &fetched.new_chains,
+            done_chains: &fetched.done_chains,
+            okta_requests: self.take_requests(),
+            rejected: &fetched.rejected,
+        };
+        self.ensure(
+            self.ctx
+                .deps
+                .store
+                .runs()
+                .checkpoint(self.run.run_id, &self.run.lease, checkpoint)
+                .await?,
+        )?;
+        Ok((seq, fetched.next))
     }
 
     /// Pages a chain may have: a member chain about its group's
