@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod admin;
+mod churn;
 mod config;
 mod errors;
 mod faults;
@@ -20,7 +21,9 @@ mod routes;
 mod server;
 mod stats;
 mod timestamp;
+mod tls;
 
+pub use churn::ChurnReport;
 pub use config::SimConfig;
 pub use errors::SimError;
 pub use faults::{Faults, Latency};

@@ -69,13 +69,19 @@ impl Listener for SimListener {
 
 impl Connected<IncomingStream<'_, SimListener>> for Conn {
     fn connect_info(stream: IncomingStream<'_, SimListener>) -> Self {
-        Conn {
-            kill: stream.io().kill.clone(),
-        }
+        stream.io().conn()
     }
 }
 
 impl SimStream {
+    /// The handle requests on this connection get (for a listener that
+    /// wraps this stream, such as TLS's).
+    pub(crate) fn conn(&self) -> Conn {
+        Conn {
+            kill: self.kill.clone(),
+        }
+    }
+
     fn killed(&mut self) -> Option<io::Error> {
         if !self.kill.load(Ordering::SeqCst) {
             return None;

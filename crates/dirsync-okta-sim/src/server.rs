@@ -25,6 +25,7 @@ use crate::ratelimit::Limiter;
 use crate::render;
 use crate::routes;
 use crate::stats::{RequestLog, RequestRecord, RequestStats};
+use crate::tls::{TlsIdentity, TlsSimListener};
 
 /// State shared by every request of one simulator.
 pub(crate) struct Shared {
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     token_revoked: AtomicBool,
     pub(crate) hooks: Hooks,
     local_addr: SocketAddr,
+    /// Set when serving HTTPS (`OktaSim::start_tls`).
+    tls: Option<TlsIdentity>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -90,6 +93,11 @@ impl Shared {
         org.users.get(keep).map(|u| u.id.clone())
     }
 
+    /// `http` or `https`, as this simulator serves.
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
     /// `http://host:port` as the client addressed us, so that every link
     /// we hand out leads back the same way.
     pub(crate) fn origin(&self, headers: &HeaderMap) -> String {
@@ -100,7 +108,7 @@ impl Shared {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .map_or_else(|| self.local_addr.to_string(), str::to_owned);
-        format!("http://{host}")
+        format!("{}://{host}", self.scheme())
     }
 }
 
@@ -123,7 +131,19 @@ impl OktaSim {
     }
 
     /// Serves `org` on an already bound listener.
-    pub async fn start_with_listener(listener: TcpListener, mut org: Org, config: SimConfig) -> io::Result<OktaSim> {
+    pub async fn start_with_listener(listener: TcpListener, org: Org, config: SimConfig) -> io::Result<OktaSim> {
+        Self::launch(listener, org, config, None)
+    }
+
+    /// Serves `org` over HTTPS on `127.0.0.1` at a free port, with a
+    /// certificate signed by an authority made now: a client must trust
+    /// [`OktaSim::tls_ca_pem`]. Links and `base_url` say `https`.
+    pub async fn start_tls(org: Org, config: SimConfig) -> io::Result<OktaSim> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        Self::launch(listener, org, config, Some(TlsIdentity::generate()?))
+    }
+
+    fn launch(listener: TcpListener, mut org: Org, config: SimConfig, tls: Option<TlsIdentity>) -> io::Result<OktaSim> {
         let addr = listener.local_addr()?;
         let faults = Mutex::new(FaultState::new(config.faults.clone()));
         org.clock_offset = config.clock_offset_ms;
@@ -137,6 +157,7 @@ impl OktaSim {
             token_revoked: AtomicBool::new(false),
             hooks: Hooks::default(),
             local_addr: addr,
+            tls,
             shutdown: CancellationToken::new(),
         });
         let task = tokio::spawn(serve_shared(listener, shared.clone()));
@@ -148,9 +169,17 @@ impl OktaSim {
         })
     }
 
-    /// `http://127.0.0.1:PORT/`, the org URL a client is configured with.
+    /// `http://127.0.0.1:PORT/` (`https` from `start_tls`), the org URL a
+    /// client is configured with.
     pub fn base_url(&self) -> Url {
-        Url::parse(&format!("http://{}/", self.addr)).expect("a socket address forms a valid URL")
+        Url::parse(&format!("{}://{}/", self.shared.scheme(), self.addr)).expect("a socket address forms a valid URL")
+    }
+
+    /// The PEM of the authority that signed the HTTPS certificate (for
+    /// `REQUESTS_CA_BUNDLE` or `reqwest::Certificate::from_pem`); `None`
+    /// when serving plain HTTP.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.shared.tls.as_ref().map(TlsIdentity::ca_pem)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -288,10 +317,21 @@ impl Drop for OktaSim {
 
 async fn serve_shared(listener: TcpListener, shared: Arc<Shared>) -> io::Result<()> {
     let stop = shared.shutdown.clone();
+    let tls = shared.tls.as_ref().map(TlsIdentity::acceptor);
     let app = routes::router(shared).into_make_service_with_connect_info::<Conn>();
-    axum::serve(SimListener(listener), app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
+    let listener = SimListener(listener);
+    match tls {
+        Some(acceptor) => {
+            axum::serve(TlsSimListener::new(listener, acceptor), app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+    }
 }
 
 /// Serves `org` on `listener` until `shutdown` is cancelled.

@@ -10,4 +10,5 @@ mod helpers;
 mod limits;
 mod mid_sync;
 mod mutations;
+mod tls;
 mod users;

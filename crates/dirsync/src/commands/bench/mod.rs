@@ -3,13 +3,18 @@
 //! under a scratch queue prefix, removed afterwards. Results are written to
 //! docs/BENCHMARKS.md by hand, with the command.
 //!
-//! One file per benchmark (`sync`, `priority`, `schedule`, `writer`, with
-//! `copy_load` and `org_rows` for the last); `scratch` is the environment
-//! they share.
+//! One file per benchmark (`sync`, `fanout`, `priority`, `schedule`, `writer`, with
+//! `copy_load` and `org_rows` for the last, `memory`); `scratch` is the
+//! environment they share, `processes` runs roles as processes of their own.
 
 mod copy_load;
+mod fanout;
+mod first_sync;
+mod memory;
 mod org_rows;
+mod peer;
 mod priority;
+mod processes;
 mod schedule;
 mod scratch;
 mod sync;
@@ -17,36 +22,23 @@ mod writer;
 
 use crate::config::Config;
 use clap::Subcommand;
-use dirsync_okta_sim::{Latency, OrgSpec, RateLimits};
+use memory::{MemorySpec, bench_memory};
 use org_rows::WriterSpec;
 use priority::bench_priority;
 use schedule::bench_schedule;
 use scratch::BenchEnv;
-use std::time::Duration;
 use sync::bench_sync;
 use tokio_util::sync::CancellationToken;
 use writer::bench_writer;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// A full sync of a large org at Okta's default limits (50% share) and latency.
-    Sync {
-        #[arg(long, default_value_t = 100_000)]
-        users: usize,
-        #[arg(long, default_value_t = 2_000)]
-        groups: usize,
-        /// Fixed part of each page's latency, ms.
-        #[arg(long, default_value_t = 150)]
-        latency_ms: u64,
-        /// Random extra latency per page, up to this many ms.
-        #[arg(long, default_value_t = 250)]
-        jitter_ms: u64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// No rate limits: measures dirsync's own throughput (writer, finalize).
-        #[arg(long)]
-        no_limits: bool,
-    },
+    /// A full sync of an org at Okta's default limits (50% share) and
+    /// latency, then a day of changes and the daily run, against the full one.
+    Sync(sync::SyncArgs),
+    /// Many small tenants' runs queued at once, drained by 1, 2 and 4
+    /// worker processes in turn.
+    Fanout(fanout::FanoutArgs),
     /// How soon a manual sync starts behind a backlog of scheduled runs.
     Priority {
         #[arg(long, default_value_t = 1_000)]
@@ -77,31 +69,36 @@ pub enum BenchCommand {
         #[arg(long)]
         quick: bool,
     },
+    /// Peak RSS of one worker and one writer process syncing a large org,
+    /// beside a smaller one: the growth per user.
+    Memory {
+        /// Users of the large org [default: 1000000; 20000 with --quick].
+        #[arg(long)]
+        users: Option<usize>,
+        /// Users of the smaller org synced first [default: 100000; 5000 with --quick].
+        #[arg(long)]
+        baseline_users: Option<usize>,
+        #[arg(long, default_value_t = 50)]
+        groups: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Small orgs that run in seconds: a smoke test, not a measurement.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Airbyte's Okta connector beside dirsync on the same org, latency and
+    /// limits: each one's full run, a day of changes, each one's next-day run.
+    Peer(peer::PeerArgs),
+    /// A first sync's users listing, in ranges side by side, against its
+    /// rate floor and against one chain, in one run.
+    FirstSync(first_sync::FirstSyncArgs),
 }
 
 pub(super) async fn run(config: &Config, cmd: BenchCommand, shutdown: CancellationToken) -> anyhow::Result<()> {
     let env = BenchEnv::new(config).await?;
     let result = match cmd {
-        BenchCommand::Sync {
-            users,
-            groups,
-            latency_ms,
-            jitter_ms,
-            seed,
-            no_limits,
-        } => {
-            let latency = Latency {
-                fixed: Duration::from_millis(latency_ms),
-                jitter: Duration::from_millis(jitter_ms),
-                ..Latency::default()
-            };
-            let limits = if no_limits {
-                RateLimits::unlimited()
-            } else {
-                RateLimits::okta()
-            };
-            bench_sync(&env, OrgSpec { users, groups, seed }, latency, limits, &shutdown).await
-        }
+        BenchCommand::Sync(args) => bench_sync(&env, args, &shutdown).await,
+        BenchCommand::Fanout(args) => fanout::bench_fanout(&env, args, &shutdown).await,
         BenchCommand::Priority { backlog, samples } => bench_priority(&env, backlog, samples, &shutdown).await,
         BenchCommand::Schedule { tenants } => bench_schedule(&env, tenants).await,
         BenchCommand::Writer {
@@ -119,6 +116,25 @@ pub(super) async fn run(config: &Config, cmd: BenchCommand, shutdown: Cancellati
             };
             bench_writer(&env, spec).await
         }
+        BenchCommand::Memory {
+            users,
+            baseline_users,
+            groups,
+            seed,
+            quick,
+        } => {
+            let spec = MemorySpec {
+                users: vec![
+                    baseline_users.unwrap_or(if quick { 5_000 } else { 100_000 }),
+                    users.unwrap_or(if quick { 20_000 } else { 1_000_000 }),
+                ],
+                groups,
+                seed,
+            };
+            bench_memory(&env, spec, &shutdown).await
+        }
+        BenchCommand::Peer(args) => peer::bench_peer(&env, args, &shutdown).await,
+        BenchCommand::FirstSync(args) => first_sync::bench_first_sync(&env, args, &shutdown).await,
     };
     env.cleanup().await;
     result
