@@ -237,3 +237,47 @@ async fn a_manual_run_overtakes_a_backlog_of_scheduled_runs_and_finishes_before_
     broker.close().await;
     env.stop().await;
 }
+
+/// A run whose slice ends publishes its request before letting its lease
+/// go; a worker that takes that request at once waits for the hand-over
+/// instead of dropping it. With the scheduler idle (its resends would hide
+/// a dropped request), a run of many slices still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_of_many_slices_goes_on_without_the_scheduler_resending_it() {
+    let slow = Faults {
+        latency: Latency {
+            fixed: Duration::from_millis(100),
+            ..Latency::default()
+        },
+        ..Faults::default()
+    };
+    let env = TestEnv::start_with(
+        "slices",
+        spec(2_000, 20, 53),
+        SimConfig::default().with_token("tok-slices").with_faults(slow),
+        |c| {
+            c.worker.slice_secs = 1;
+            c.worker.user_slices = 1;
+            c.worker.users_page_size = 50;
+            // No sweep, no resend while the test runs.
+            c.scheduler.tick_ms = 3_600_000;
+        },
+    )
+    .await;
+    let tenant = env.tenant("acme", "tok-slices").await;
+    let (run, _) = dirsync::commands::start_sync(&env.config, &env.store, tenant, SyncMode::Full)
+        .await
+        .unwrap();
+    let run = dirsync::progress::wait_for_run(&env.store, run.id, Duration::from_secs(120), |_| {})
+        .await
+        .unwrap()
+        .expect("the run ends without the scheduler");
+    assert_eq!(run.state(), RunState::Succeeded, "{:?}", run.error_message);
+    assert!(
+        run.slices >= 3,
+        "the run was handed over slice by slice ({})",
+        run.slices
+    );
+    compare::assert_users_equal(&env.store, tenant, &env.org(), &env.sim.base_url()).await;
+    env.stop().await;
+}

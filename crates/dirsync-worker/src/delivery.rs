@@ -5,7 +5,7 @@
 //! message starts the next one.
 
 use crate::{RunError, RunExecutor, lease::Heartbeat, removal_check::check_removals, service::WorkerContext};
-use dirsync_domain::{CheckRemovals, ErrorCode, SyncRequested, WorkerMessage};
+use dirsync_domain::{CheckRemovals, ErrorCode, RunState, SyncRequested, WorkerMessage};
 use dirsync_domain::{RunId, TenantId};
 use dirsync_okta::{ApiToken, OktaClient, OrgUrl};
 use dirsync_queue::Delivery;
@@ -85,15 +85,23 @@ impl Phase {
 /// towards the delivery limit; a database restart should not).
 const CLAIM_PATIENCE: Duration = Duration::from_secs(60);
 
+/// How long a worker waits for the lease of a run whose request names a
+/// later attempt than the run is at: the request of a time slice that just
+/// ended, published before its worker let the lease go (so it cannot be
+/// lost). Taken at once, it would find the lease still held and be dropped,
+/// and the run would stand still until the scheduler sent it again.
+const HANDOVER_PATIENCE: Duration = Duration::from_secs(10);
+
 async fn claim(ctx: &WorkerContext, phase: &Phase) -> Result<Option<ClaimedRun>, StoreError> {
     let deadline = tokio::time::Instant::now() + CLAIM_PATIENCE;
     let mut delay = Duration::from_millis(250);
     let runs = ctx.deps.store.runs();
     let (ttl, owner) = (ctx.config.lease_ttl(), ctx.owner.as_str());
-    let (run_id, check) = match phase {
-        Phase::Fetch(r) => (r.run_id, false),
-        Phase::CheckRemovals(c) => (c.run_id, true),
+    let (run_id, check, attempt) = match phase {
+        Phase::Fetch(r) => (r.run_id, false, Some(r.attempt)),
+        Phase::CheckRemovals(c) => (c.run_id, true, None),
     };
+    let handover_deadline = tokio::time::Instant::now() + HANDOVER_PATIENCE;
     loop {
         let claimed = match check {
             false => runs.claim_run(run_id, owner, ttl).await,
@@ -111,6 +119,13 @@ async fn claim(ctx: &WorkerContext, phase: &Phase) -> Result<Option<ClaimedRun>,
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                 }
             }
+            // The previous slice's worker has not let the lease go yet.
+            Ok(None) if tokio::time::Instant::now() < handover_deadline && handing_over(ctx, run_id, attempt).await => {
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => return Ok(None),
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
             Err(e) if e.is_transient() && tokio::time::Instant::now() + delay < deadline => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot claim the run yet; retrying");
                 tokio::select! {
@@ -121,6 +136,18 @@ async fn claim(ctx: &WorkerContext, phase: &Phase) -> Result<Option<ClaimedRun>,
             }
             result => return result,
         }
+    }
+}
+
+/// Whether the fetch request for `attempt` is ahead of the run: it is still
+/// running at an earlier attempt, whose worker is about to let it go.
+async fn handing_over(ctx: &WorkerContext, run_id: RunId, attempt: Option<u32>) -> bool {
+    let Some(attempt) = attempt else {
+        return false;
+    };
+    match ctx.deps.store.runs().get(run_id).await {
+        Ok(run) => run.state() == RunState::Running && run.fetch_completed_at.is_none() && run.attempt < attempt as i32,
+        Err(_) => false,
     }
 }
 

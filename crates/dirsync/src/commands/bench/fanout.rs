@@ -12,11 +12,12 @@
 //! would be an artefact of serving every tenant from one org). The
 //! latency is Okta-like.
 
+use super::PageLatency;
 use super::processes::{RoleProcess, scratch_env};
 use super::scratch::BenchEnv;
 use anyhow::Context;
 use dirsync_domain::{SyncMode, TenantId, Trigger};
-use dirsync_okta_sim::{Faults, Latency, OktaSim, OrgSpec, SimConfig};
+use dirsync_okta_sim::{Faults, OktaSim, OrgSpec, SimConfig};
 use dirsync_queue::Broker;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -41,12 +42,8 @@ pub struct FanoutArgs {
     /// Groups of each tenant's org (+2 built-in).
     #[arg(long, default_value_t = 3)]
     groups: usize,
-    /// Fixed part of each page's latency, ms.
-    #[arg(long, default_value_t = 150)]
-    latency_ms: u64,
-    /// Random extra latency per page, up to this many ms.
-    #[arg(long, default_value_t = 250)]
-    jitter_ms: u64,
+    #[command(flatten)]
+    latency: PageLatency,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// 20 tenants, 1 and 2 workers: CI's smoke test, not a measurement.
@@ -72,11 +69,7 @@ pub(super) async fn bench_fanout(env: &BenchEnv, args: FanoutArgs, shutdown: &Ca
         .workers
         .clone()
         .unwrap_or(if args.quick { vec![1, 2] } else { vec![1, 2, 4] });
-    let latency = Latency {
-        fixed: Duration::from_millis(args.latency_ms),
-        jitter: Duration::from_millis(args.jitter_ms),
-        ..Latency::default()
-    };
+    let latency = args.latency.latency();
     let org = dirsync_okta_sim::generate(&OrgSpec {
         users: args.users,
         groups: args.groups,
@@ -98,8 +91,8 @@ pub(super) async fn bench_fanout(env: &BenchEnv, args: FanoutArgs, shutdown: &Ca
         "{tenants} tenants a round, each {} users, {} groups (+2 built-in), {memberships} memberships; latency {}+{} ms; rounds of {rounds:?} worker processes; logs in {}",
         args.users,
         args.groups,
-        args.latency_ms,
-        args.jitter_ms,
+        args.latency.latency_ms,
+        args.latency.jitter_ms,
         log_dir.display()
     );
     let mut results = Vec::new();

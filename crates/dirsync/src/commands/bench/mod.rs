@@ -22,14 +22,37 @@ mod writer;
 
 use crate::config::Config;
 use clap::Subcommand;
+use dirsync_okta_sim::Latency;
 use memory::{MemorySpec, bench_memory};
 use org_rows::WriterSpec;
 use priority::bench_priority;
 use schedule::bench_schedule;
 use scratch::BenchEnv;
+use std::time::Duration;
 use sync::bench_sync;
 use tokio_util::sync::CancellationToken;
 use writer::bench_writer;
+
+/// Okta-like latency of every page the simulator serves.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct PageLatency {
+    /// Fixed part of each page's latency, ms.
+    #[arg(long, default_value_t = 150)]
+    pub latency_ms: u64,
+    /// Random extra latency per page, up to this many ms.
+    #[arg(long, default_value_t = 250)]
+    pub jitter_ms: u64,
+}
+
+impl PageLatency {
+    pub(super) fn latency(&self) -> Latency {
+        Latency {
+            fixed: Duration::from_millis(self.latency_ms),
+            jitter: Duration::from_millis(self.jitter_ms),
+            ..Latency::default()
+        }
+    }
+}
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {

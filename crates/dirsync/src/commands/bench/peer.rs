@@ -18,10 +18,11 @@
 mod airbyte;
 mod snapshot;
 
+use super::PageLatency;
 use super::scratch::{BenchEnv, wait_for};
 use airbyte::{CONNECTOR, Connector, Read};
 use dirsync_domain::{SyncMode, TenantId};
-use dirsync_okta_sim::{Faults, Latency, OktaSim, OrgSpec, RateLimits, RequestStats, SimConfig};
+use dirsync_okta_sim::{Faults, OktaSim, OrgSpec, RateLimits, RequestStats, SimConfig};
 use snapshot::{Completeness, Removals, Seen, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -39,12 +40,8 @@ pub struct PeerArgs {
     /// Groups [default: 100; 8 with --quick].
     #[arg(long)]
     groups: Option<usize>,
-    /// Fixed part of each page's latency, ms.
-    #[arg(long, default_value_t = 150)]
-    latency_ms: u64,
-    /// Random extra latency per page, up to this many ms.
-    #[arg(long, default_value_t = 250)]
-    jitter_ms: u64,
+    #[command(flatten)]
+    latency: PageLatency,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Share of the users changed between the two runs, % [default: 1; 10 with --quick].
@@ -83,11 +80,7 @@ pub(super) async fn bench_peer(env: &BenchEnv, args: PeerArgs, shutdown: &Cancel
         seed: args.seed,
     };
     let org = dirsync_okta_sim::generate(&spec);
-    let latency = Latency {
-        fixed: Duration::from_millis(args.latency_ms),
-        jitter: Duration::from_millis(args.jitter_ms),
-        ..Latency::default()
-    };
+    let latency = args.latency.latency();
     let sim_config = SimConfig::default()
         .with_token(TOKEN)
         .with_rate_limits(RateLimits::okta())
@@ -107,7 +100,7 @@ pub(super) async fn bench_peer(env: &BenchEnv, args: PeerArgs, shutdown: &Cancel
     let roles = env.start_roles(&stop);
     eprintln!(
         "org: {} users, {} groups (+2 built-in), seed {}; latency {}+{} ms; Okta's limits",
-        spec.users, spec.groups, spec.seed, args.latency_ms, args.jitter_ms
+        spec.users, spec.groups, spec.seed, args.latency.latency_ms, args.latency.jitter_ms
     );
 
     eprintln!("dirsync: full sync…");

@@ -4,13 +4,12 @@
 //! the daily schedule makes the next day, against the full run: requests,
 //! wall time, and whether the copy still equals the org.
 
+use super::PageLatency;
 use super::scratch::{BenchEnv, wait_for};
 use dirsync_domain::{RunState, SyncMode, TenantId};
-use dirsync_okta_sim::{
-    Faults, Latency, OktaSim, Org, OrgSpec, RateLimits, RequestStats, SimConfig, SimUser, UserStatus,
-};
+use dirsync_okta_sim::{Faults, OktaSim, Org, OrgSpec, RateLimits, RequestStats, SimConfig, SimUser, UserStatus};
 use dirsync_store::RunRecord;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Share of the users a day changes (edits, deactivations, deletions, hires).
@@ -30,12 +29,8 @@ pub struct SyncArgs {
     /// Groups (+2 built-in) [default: 400; 40 with --quick].
     #[arg(long)]
     groups: Option<usize>,
-    /// Fixed part of each page's latency, ms.
-    #[arg(long, default_value_t = 150)]
-    latency_ms: u64,
-    /// Random extra latency per page, up to this many ms.
-    #[arg(long, default_value_t = 250)]
-    jitter_ms: u64,
+    #[command(flatten)]
+    latency: PageLatency,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// No rate limits: measures dirsync's own throughput (writer, finalize).
@@ -58,11 +53,7 @@ pub(super) async fn bench_sync(env: &BenchEnv, args: SyncArgs, shutdown: &Cancel
         groups: args.groups.unwrap_or(if args.quick { 40 } else { 400 }),
         seed: args.seed,
     };
-    let latency = Latency {
-        fixed: Duration::from_millis(args.latency_ms),
-        jitter: Duration::from_millis(args.jitter_ms),
-        ..Latency::default()
-    };
+    let latency = args.latency.latency();
     let limits = if args.no_limits {
         RateLimits::unlimited()
     } else {
@@ -84,7 +75,7 @@ pub(super) async fn bench_sync(env: &BenchEnv, args: SyncArgs, shutdown: &Cancel
     let roles = env.start_roles(&stop);
     eprintln!(
         "syncing {} users, {} groups (+2 built-in), latency {}+{} ms…",
-        spec.users, spec.groups, args.latency_ms, args.jitter_ms
+        spec.users, spec.groups, args.latency.latency_ms, args.latency.jitter_ms
     );
     let full = timed_run(env, tenant, SyncMode::Full, shutdown).await?;
     let full_served = sim.requests();
