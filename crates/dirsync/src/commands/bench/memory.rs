@@ -6,7 +6,7 @@
 //! groups, since users are what a role must not hold all of at once.
 
 use super::processes::{MemoryUse, RoleProcess, scratch_env};
-use super::scratch::BenchEnv;
+use super::scratch::{BenchEnv, wait_watching};
 use dirsync_domain::{RunState, SyncMode};
 use dirsync_okta_sim::{Faults, Latency, OktaSim, OrgSpec, RateLimits, SimConfig};
 use std::time::{Duration, Instant};
@@ -111,12 +111,7 @@ async fn sync_in_processes(env: &BenchEnv, spec: OrgSpec, shutdown: &Cancellatio
     );
     let started = Instant::now();
     let (run, _) = crate::commands::start_sync(&env.config, &env.store, tenant, SyncMode::Full).await?;
-    let mut last_print = Instant::now();
-    let run = loop {
-        let r = env.store.runs().get(run.id).await?;
-        if !r.state().is_active() {
-            break r;
-        }
+    let run = wait_watching(&env.store, run.id, shutdown, || {
         for role in &mut roles {
             if let Some(status) = role.exited() {
                 anyhow::bail!(
@@ -126,15 +121,9 @@ async fn sync_in_processes(env: &BenchEnv, spec: OrgSpec, shutdown: &Cancellatio
                 );
             }
         }
-        if last_print.elapsed() > Duration::from_secs(15) {
-            eprintln!("  … {}", crate::progress::progress_line(&r));
-            last_print = Instant::now();
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => anyhow::bail!("interrupted"),
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-        }
-    };
+        Ok(())
+    })
+    .await?;
     let wall = started.elapsed();
     let [worker, writer, scheduler] = roles;
     let (worker, writer) = (worker.stop(), writer.stop());

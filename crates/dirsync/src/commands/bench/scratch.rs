@@ -91,12 +91,24 @@ pub(super) async fn wait_for(
     run: RunId,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<dirsync_store::RunRecord> {
+    wait_watching(store, run, shutdown, || Ok(())).await
+}
+
+/// As [`wait_for`], calling `watch` on every poll: an error from it (a role
+/// process that died, say) ends the wait.
+pub(super) async fn wait_watching(
+    store: &Store,
+    run: RunId,
+    shutdown: &CancellationToken,
+    mut watch: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<dirsync_store::RunRecord> {
     let mut last_print = Instant::now();
     loop {
         let r = store.runs().get(run).await?;
         if !r.state().is_active() {
             return Ok(r);
         }
+        watch()?;
         if last_print.elapsed() > Duration::from_secs(15) {
             eprintln!("  … {}", crate::progress::progress_line(&r));
             last_print = Instant::now();
