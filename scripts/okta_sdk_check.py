@@ -43,6 +43,7 @@ os.environ.setdefault("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
 
 from okta.client import Client  # noqa: E402
 from okta.pagination import PaginationHelper  # noqa: E402
+from okta_sdk_private_key import make_private_key_client, register_service_app  # noqa: E402
 
 try:
     from importlib.metadata import version as _dist_version
@@ -381,6 +382,29 @@ class Checker:
         expect(status == 401, f"expected HTTP 401, the SDK's error says {describe_error(error)}")
         return f"wrong token: the SDK's {type(error).__name__} carries {describe_error(error)}"
 
+    # 9. Private-key mode (an OAuth 2.0 service app): the SDK's own client
+    # assertion gets a token, which pages every user (the default listing,
+    # against the raw one through SSWS) ...
+    async def check_private_key(self) -> str:
+        self.oauth_client = make_private_key_client(self.url, register_service_app(self.url))
+        expected = len(self.raw.all_pages(query("/api/v1/users", limit=self.page)))
+        paged = await sdk_pages(self.oauth_client.list_users, limit=self.page)
+        count = len(paged.items)
+        expect(count == expected, f"expected {expected} users (the raw default listing), paged {count}")
+        expect(unique_ids(paged.items) == count, "duplicate user ids across pages")
+        return f"PrivateKey mode: {count} users in {paged.pages} pages, as through SSWS"
+
+    # 10. ... and a call needing a scope the app was not granted fails.
+    async def check_private_key_scope(self) -> str:
+        client = getattr(self, "oauth_client", None)
+        expect(client is not None, "no private-key client (the previous check failed)")
+        data, _, error = await client.list_log_events(limit=1)
+        expect(error is not None, f"/api/v1/logs without okta.logs.read was let in: {len(data or [])} events")
+        status = getattr(error, "status", None)
+        code = getattr(error, "error_code", None)
+        expect(status == 403 and code == "E0000006", f"expected HTTP 403 E0000006, got {describe_error(error)}")
+        return f"/api/v1/logs without okta.logs.read: {describe_error(error)}"
+
 
 def token_shape(token: str) -> str:
     return f"of {len(token)} characters"
@@ -405,6 +429,8 @@ async def main() -> int:
     await checker.run("groups, expand=stats", checker.check_group_stats)
     await checker.run("members, groups over 1000", checker.check_big_group_members)
     await checker.run("wrong token", checker.check_wrong_token)
+    await checker.run("private key, users", checker.check_private_key)
+    await checker.run("private key, ungranted scope", checker.check_private_key_scope)
     print(f"okta-sdk: {checker.passed} passed, {checker.failed} failed", flush=True)
     return 0 if checker.failed == 0 else 1
 

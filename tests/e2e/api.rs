@@ -6,6 +6,7 @@ mod bad_inputs;
 mod flow;
 mod hostile;
 mod keys;
+mod service_app;
 
 use crate::harness::TestEnv;
 use dirsync_api::{ApiConfig, ApiDeps, ApiKeys, Resolver, UrlPolicy};

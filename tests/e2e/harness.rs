@@ -122,7 +122,7 @@ impl TestEnv {
         let new = NewTenant {
             name,
             okta_url: url,
-            api_token: &token,
+            credentials: dirsync_store::NewCredentials::ApiToken(&token),
         };
         self.store
             .tenants()

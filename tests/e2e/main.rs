@@ -17,6 +17,7 @@ mod harness;
 mod logs;
 mod okta_load;
 mod phases;
+mod poller;
 // The role processes of the real binary, shared with the fault suite.
 #[allow(dead_code)]
 #[path = "../faults/fleet.rs"]
@@ -24,6 +25,7 @@ mod processes;
 mod prometheus;
 mod protocol;
 mod races;
+mod run_status;
 mod schedule;
 mod schedule_rules;
 mod token_binding;

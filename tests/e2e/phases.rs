@@ -100,6 +100,7 @@ async fn a_worker_with_one_slot_fetches_runs_back_to_back_while_no_writer_runs_t
             scheduler: false,
             worker: false,
             writer: true,
+            poller: false,
         },
         &stop,
     );

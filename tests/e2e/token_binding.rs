@@ -64,19 +64,19 @@ async fn a_key_id_that_comes_to_name_another_key_is_refused_before_any_token_is_
     let new = dirsync_store::NewTenant {
         name: "beta",
         okta_url: &url,
-        api_token: &token,
+        credentials: dirsync_store::NewCredentials::ApiToken(&token),
     };
     refused(env.store.tenants().create(&other, new).await.unwrap_err());
     refused(
         env.store
             .tenants()
-            .replace_credentials(&other, first, &url, &token)
+            .replace_credentials(&other, first, &url, dirsync_store::NewCredentials::ApiToken(&token))
             .await
             .unwrap_err(),
     );
     refused(env.store.tenants().rotate_token_keys(&other).await.unwrap_err());
     // The tenant's token still opens with the key it was sealed with.
     let (_, kept) = env.store.tenants().credentials(&env.cipher, first).await.unwrap();
-    assert_eq!(secrecy::ExposeSecret::expose_secret(&kept), "tok-a");
+    assert_eq!(secrecy::ExposeSecret::expose_secret(kept.api_token().unwrap()), "tok-a");
     env.stop().await;
 }

@@ -204,6 +204,10 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match err {
             StoreError::NotFound { what, id } => ApiError::NotFound { what, id },
+            StoreError::Conflict(message) => ApiError::Conflict {
+                code: "conflict",
+                message,
+            },
             StoreError::Unreachable { .. } => ApiError::Unavailable("the database is not answering"),
             StoreError::Database(sqlx::Error::PoolTimedOut) => {
                 ApiError::Unavailable("the database is busy or not answering")

@@ -18,7 +18,9 @@ mod verify;
 pub use auth::{ApiKeys, KeysError};
 pub use config::ApiConfig;
 pub use error::{ApiError, ErrorBody};
+pub use models::setup_steps as service_app_setup_steps;
 pub use okta_url::{Resolver, UrlPolicy};
+pub use routes::service_app::new_key_pair as new_service_app_key_pair;
 pub use openapi::{document as openapi_document, document_json as openapi_json};
 
 use axum::{Router, extract::DefaultBodyLimit, middleware::from_fn, middleware::from_fn_with_state};
@@ -74,7 +76,7 @@ impl Deref for AppState {
 
 /// Every documented route (the OpenAPI document is generated from it).
 pub(crate) fn api_router() -> OpenApiRouter<AppState> {
-    use routes::{directory, syncs, tenants};
+    use routes::{directory, service_app, syncs, tenants};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(tenants::create_tenant, tenants::list_tenants))
         .routes(routes!(
@@ -84,6 +86,9 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(tenants::replace_credentials))
         .routes(routes!(tenants::verify_tenant))
+        .routes(routes!(routes::event_hooks::new_event_hook_secret))
+        .routes(routes!(service_app::get_service_app))
+        .routes(routes!(service_app::new_service_app_key))
         .routes(routes!(syncs::start_sync, syncs::list_syncs))
         .routes(routes!(syncs::get_sync))
         .routes(routes!(syncs::confirm_deletions))
@@ -99,6 +104,13 @@ fn open_router() -> OpenApiRouter<AppState> {
         .routes(routes!(probes::readyz))
         .routes(routes!(probes::metrics))
         .routes(routes!(probes::openapi_json))
+        // Okta's Event Hook: authenticated by the tenant's hook secret, not
+        // an API key (see `routes::event_hooks`).
+        .route(
+            routes::event_hooks::PATH,
+            axum::routing::get(routes::event_hooks::verify_event_hook)
+                .post(routes::event_hooks::event_hook_delivery),
+        )
 }
 
 /// The API as an axum router: `/v1` behind the keys, the probes, metrics

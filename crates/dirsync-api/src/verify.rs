@@ -1,7 +1,8 @@
 //! The connection check: one anonymous call to
 //! `/.well-known/okta-organization` (is this an Okta org?) and one call to
-//! `/api/v1/users?limit=1` with the token (does the token work, and may it
-//! read the directory?). No retries: the customer is waiting.
+//! `/api/v1/users?limit=1` with the credentials (does the token, or the
+//! service app's access token, work, and may it read the directory?). No
+//! retries: the customer is waiting.
 //!
 //! What Okta said comes back as data: its `errorSummary` shortened, the
 //! message bounded ([`okta_text`]).
@@ -12,15 +13,16 @@ use crate::{
     okta_url::{self, UrlPolicy},
 };
 use dirsync_domain::ErrorCode;
-use dirsync_okta::{ApiToken, ClientConfig, OktaClient, OktaError};
-use secrecy::SecretString;
+use dirsync_okta::{ClientConfig, OktaClient, OktaError};
+use dirsync_store::TenantSecret;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-/// Checks a tenant's stored URL and token. `Err` only for our own faults.
+/// Checks a tenant's stored URL and credentials. `Err` only for our own
+/// faults.
 pub(crate) async fn verify(
     okta_url: &str,
-    token: SecretString,
+    secret: TenantSecret,
     policy: &UrlPolicy,
     base: &ClientConfig,
 ) -> Result<(Verification, bool), OktaError> {
@@ -31,7 +33,11 @@ pub(crate) async fn verify(
         Ok(url) => url,
         Err(why) => return Ok((failed(ErrorCode::OrgNotFound, why, None, now), false)),
     };
-    let client = OktaClient::new(org_url, ApiToken::from(token), quick(base))?;
+    let credentials = match dirsync_okta::Credentials::from_secret(secret, dirsync_okta::SYNC_SCOPES) {
+        Ok(credentials) => credentials,
+        Err(e) => return Ok((failed(e.to_error_code(), e.to_string(), None, now), false)),
+    };
+    let client = OktaClient::new(org_url, credentials, quick(base))?;
     let org = match client.organization().await {
         Ok(org) => org,
         Err(e) => {
@@ -78,6 +84,8 @@ fn failed(code: ErrorCode, message: String, org_id: Option<String>, now: OffsetD
         ErrorCode::InvalidToken => VerifyStatus::InvalidToken,
         ErrorCode::AccessDenied => VerifyStatus::AccessDenied,
         ErrorCode::OrgNotFound => VerifyStatus::OrgNotFound,
+        ErrorCode::InvalidClient => VerifyStatus::InvalidClient,
+        ErrorCode::MissingScope => VerifyStatus::MissingScope,
         // The check has no status of its own for our failures (a client we
         // could not build, a request Okta refused as malformed): the remedy
         // says it is ours.

@@ -11,8 +11,16 @@ use std::{fmt, str::FromStr};
 pub enum ErrorCode {
     /// Okta answered 401 `E0000011`: the token was revoked, or expired after 30 days unused.
     InvalidToken,
-    /// Okta answered 403 `E0000006`: the token's admin lacks the rights to read the directory.
+    /// Okta answered 403 `E0000006`: the token's admin, or the service app's
+    /// admin role, lacks the rights to read the directory.
     AccessDenied,
+    /// Okta's token endpoint refused the service app (`invalid_client`): the
+    /// client ID is unknown, or the key dirsync signs with is not the public
+    /// key registered with the app.
+    InvalidClient,
+    /// The service app was not granted a scope the sync needs
+    /// (`invalid_scope` at the token endpoint, or `insufficient_scope` on a call).
+    MissingScope,
     /// The instance URL does not lead to an Okta org (DNS, connection refused, 404).
     OrgNotFound,
     /// Okta kept failing (5xx, timeouts, resets) after every retry.
@@ -24,6 +32,8 @@ pub enum ErrorCode {
 text_enum!(ErrorCode, "error code", {
     InvalidToken => "invalid_token",
     AccessDenied => "access_denied",
+    InvalidClient => "invalid_client",
+    MissingScope => "missing_scope",
     OrgNotFound => "org_not_found",
     OktaUnavailable => "okta_unavailable",
     Internal => "internal",
@@ -38,8 +48,18 @@ impl ErrorCode {
                  unused. Create a new token as a Super Admin and share it again."
             }
             ErrorCode::AccessDenied => {
-                "The Okta API token does not have access to users and groups. Create the token \
-                 while signed in as a Super Admin and share it again."
+                "Okta denies access to users and groups: for an API token, create it while signed \
+                 in as a Super Admin and share it again; for a service app, assign it the \
+                 Read-Only Administrator role (Admin roles tab of the app)."
+            }
+            ErrorCode::InvalidClient => {
+                "The service app's client ID or public key does not match what Okta has: paste \
+                 the public key shown in dirsync into the app's Client Credentials (Public keys), \
+                 and check that the client ID in dirsync is the app's."
+            }
+            ErrorCode::MissingScope => {
+                "Grant the scopes okta.users.read, okta.groups.read and okta.logs.read to the app \
+                 on its Okta API Scopes tab, then press Run Sync again."
             }
             ErrorCode::OrgNotFound => {
                 "No Okta org answers at this instance URL. Check the URL (for example \
@@ -61,7 +81,11 @@ impl ErrorCode {
     pub fn needs_customer_action(self) -> bool {
         matches!(
             self,
-            ErrorCode::InvalidToken | ErrorCode::AccessDenied | ErrorCode::OrgNotFound
+            ErrorCode::InvalidToken
+                | ErrorCode::AccessDenied
+                | ErrorCode::InvalidClient
+                | ErrorCode::MissingScope
+                | ErrorCode::OrgNotFound
         )
     }
 
@@ -90,6 +114,8 @@ mod tests {
     fn credentials_problems_need_the_customer() {
         assert!(ErrorCode::InvalidToken.needs_customer_action());
         assert!(ErrorCode::AccessDenied.needs_customer_action());
+        assert!(ErrorCode::InvalidClient.needs_customer_action());
+        assert!(ErrorCode::MissingScope.needs_customer_action());
         assert!(!ErrorCode::OktaUnavailable.needs_customer_action());
     }
 
@@ -118,7 +144,23 @@ mod tests {
             }
         };
         says(ErrorCode::InvalidToken, &["new token", "Super Admin"]);
-        says(ErrorCode::AccessDenied, &["Super Admin"]);
+        says(
+            ErrorCode::AccessDenied,
+            &["Super Admin", "service app", "Read-Only Administrator"],
+        );
+        says(
+            ErrorCode::InvalidClient,
+            &["public key", "Client Credentials", "client ID"],
+        );
+        says(
+            ErrorCode::MissingScope,
+            &[
+                "okta.users.read",
+                "okta.groups.read",
+                "okta.logs.read",
+                "Okta API Scopes",
+            ],
+        );
         says(ErrorCode::OrgNotFound, &["Check the URL"]);
         says(ErrorCode::OktaUnavailable, &["retried"]);
         says(ErrorCode::Internal, &["our side"]);

@@ -2,8 +2,10 @@
 
 mod chain;
 pub mod changes;
+pub mod credentials;
 pub mod deletion;
 mod error_code;
+pub mod estimate;
 pub mod everyone;
 mod ids;
 mod messages;
@@ -13,6 +15,7 @@ pub mod schedule;
 pub mod text;
 mod token_health;
 pub mod validate;
+pub mod waiting;
 
 pub use chain::{Chain, ChainParseError};
 pub use error_code::ErrorCode;

@@ -19,6 +19,8 @@
 //! | `POST /__sim/clock-offset` | `{"offset_ms": -1200000}` | Okta's clock 20 minutes behind ours |
 //! | `POST /__sim/revoke-token`, `POST /__sim/restore-token` | | the token gets 401 `E0000011` / works again |
 //! | `GET /__sim/stats` | | the request summary |
+//! | `POST /__sim/service-apps` | `ServiceApp` as JSON | registers an OAuth 2.0 service app |
+//! | `POST /__sim/expire-access-tokens` | | every issued access token expires now |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::SimError;
 use crate::model::UserStatus;
+use crate::oauth::ServiceApp;
 use crate::server::Shared;
 
 type Sim = State<Arc<Shared>>;
@@ -52,6 +55,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/__sim/revoke-token", post(revoke_token))
         .route("/__sim/restore-token", post(restore_token))
         .route("/__sim/stats", axum::routing::get(stats))
+        .route("/__sim/service-apps", post(register_service_app))
+        .route("/__sim/expire-access-tokens", post(expire_access_tokens))
 }
 
 impl IntoResponse for SimError {
@@ -60,7 +65,7 @@ impl IntoResponse for SimError {
             SimError::UserNotFound(_) | SimError::GroupNotFound(_) => StatusCode::NOT_FOUND,
             SimError::LoginTaken(_) | SimError::InvalidTransition { .. } => StatusCode::CONFLICT,
             SimError::BuiltInGroup(_) => StatusCode::FORBIDDEN,
-            SimError::MissingAttribute(_) => StatusCode::BAD_REQUEST,
+            SimError::MissingAttribute(_) | SimError::InvalidServiceApp(_) => StatusCode::BAD_REQUEST,
             SimError::Bind { .. } | SimError::Serve(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()
@@ -190,4 +195,16 @@ async fn restore_token(State(shared): Sim) -> Response {
 
 async fn stats(State(shared): Sim) -> Response {
     Json(shared.log.stats()).into_response()
+}
+
+async fn register_service_app(State(shared): Sim, Json(app): Json<ServiceApp>) -> Response {
+    match shared.oauth.register(app) {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn expire_access_tokens(State(shared): Sim) -> Response {
+    shared.oauth.expire_all();
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -1,9 +1,12 @@
 //! How a simulator instance behaves: credentials, public URL, and (phase 2)
 //! rate limits, faults and the admin surface.
 
+use std::time::Duration;
+
 use url::Url;
 
 use crate::faults::Faults;
+use crate::oauth::token::ACCESS_TOKEN_LIFETIME;
 use crate::ratelimit::RateLimits;
 
 /// Simulator settings. Construct with `SimConfig::default()` and override
@@ -37,6 +40,9 @@ pub struct SimConfig {
     /// all read Okta's clock. Change it later with
     /// `OktaSim::set_clock_offset`.
     pub clock_offset_ms: i64,
+    /// How long an access token from `POST /oauth2/v1/token` lives:
+    /// Okta's hour by default, shorter to test refreshing.
+    pub access_token_lifetime: Duration,
 }
 
 impl Default for SimConfig {
@@ -51,6 +57,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             admin_api: false,
             clock_offset_ms: 0,
+            access_token_lifetime: ACCESS_TOKEN_LIFETIME,
         }
     }
 }
@@ -85,6 +92,11 @@ impl SimConfig {
     /// see `clock_offset_ms`.
     pub fn with_clock_offset(mut self, offset_ms: i64) -> Self {
         self.clock_offset_ms = offset_ms;
+        self
+    }
+
+    pub fn with_access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.access_token_lifetime = lifetime;
         self
     }
 }

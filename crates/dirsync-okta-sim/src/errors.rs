@@ -29,6 +29,8 @@ pub enum SimError {
     BuiltInGroup(String),
     #[error("a profile needs {0}")]
     MissingAttribute(&'static str),
+    #[error("service app {0}")]
+    InvalidServiceApp(String),
 }
 
 /// An Okta error response: the status and the catalog entry

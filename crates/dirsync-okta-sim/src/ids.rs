@@ -11,7 +11,7 @@ use rand::Rng;
 /// Okta's random parts lean lowercase; a mixed alphabet weighted that way
 /// looks like the recordings (`00usfgmn9xhwtA6f74x6`).
 const OKTA_CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+pub(crate) const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 pub(crate) fn random_chars(rng: &mut impl Rng, alphabet: &[u8], n: usize) -> String {
     (0..n)

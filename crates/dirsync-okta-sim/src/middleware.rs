@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::errors::OktaError;
 use crate::faults::Dropped;
 use crate::ids;
+use crate::oauth::bearer;
 use crate::server::Shared;
 use crate::stats::{Family, RequestRecord};
 use crate::timestamp;
@@ -76,9 +77,25 @@ pub(crate) fn token_of(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// What keys a request's per-token rate-limit windows: the API token, or
+/// an access token's SHA-256 (access tokens are not kept in the clear).
+pub(crate) fn credential_key(headers: &HeaderMap) -> Option<String> {
+    token_of(headers).map(str::to_owned).or_else(|| {
+        let digest = crate::oauth::digest(bearer::bearer_of(headers)?);
+        Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    })
+}
+
 /// Around `/api/v1`: a missing, unknown or revoked token gets `401
-/// E0000011`, the configured forbidden token `403 E0000006`.
+/// E0000011`, the configured forbidden token `403 E0000006`. A bearer
+/// access token is checked for its app's role and the endpoint's scope.
 pub(crate) async fn require_token(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if let Some(token) = bearer::bearer_of(request.headers()) {
+        return match bearer::authorize(&shared, token, request.uri().path()) {
+            Ok(()) => next.run(request).await,
+            Err(denial) => denial.into_response(&shared.origin(request.headers())),
+        };
+    }
     let config = &shared.config;
     match token_of(request.headers()) {
         Some(token) if config.forbidden_token.as_deref() == Some(token) => OktaError::forbidden().into_response(),

@@ -15,6 +15,7 @@ use crate::errors::SimError;
 use crate::ids;
 use crate::model::{GroupType, Provider, SimGroup, SimUser, UserStatus};
 use crate::org::Org;
+use crate::syslog::EventType;
 use crate::timestamp::{self, Millis};
 
 impl Org {
@@ -83,6 +84,12 @@ impl Org {
             everyone.members.insert(id.clone());
             everyone.last_membership_updated = now;
         }
+        // Created activated, Okta logs the activation as its own event.
+        let target = self.user_target(&id);
+        self.log_event(now, EventType::UserCreate, vec![target.clone()]);
+        if status != UserStatus::Staged {
+            self.log_event(now, EventType::UserActivate, vec![target]);
+        }
         Ok(id)
     }
 
@@ -109,13 +116,15 @@ impl Org {
         let user = self.user_mut(id)?;
         user.profile.extend(changes);
         user.last_updated = now;
+        let target = self.user_target(id);
+        self.log_event(now, EventType::UserUpdateProfile, vec![target]);
         Ok(())
     }
 
     fn transition(
         &mut self,
         id: &str,
-        action: &'static str,
+        (action, event): (&'static str, EventType),
         allowed: &[UserStatus],
         to: UserStatus,
     ) -> Result<(), SimError> {
@@ -134,6 +143,8 @@ impl Org {
         if to == UserStatus::Active && user.activated.is_none() {
             user.activated = Some(now);
         }
+        let target = self.user_target(id);
+        self.log_event(now, event, vec![target]);
         Ok(())
     }
 
@@ -144,14 +155,21 @@ impl Org {
             .into_iter()
             .filter(|s| *s != UserStatus::Deprovisioned)
             .collect();
-        self.transition(id, "deactivate", &allowed, UserStatus::Deprovisioned)
+        let action = ("deactivate", EventType::UserDeactivate);
+        self.transition(id, action, &allowed, UserStatus::Deprovisioned)
     }
 
     /// `lifecycle/activate` on a DEPROVISIONED (or STAGED/PROVISIONED) user,
     /// taken through to ACTIVE as if the person set a password.
     pub fn reactivate_user(&mut self, id: &str) -> Result<(), SimError> {
         let allowed = [UserStatus::Deprovisioned, UserStatus::Staged, UserStatus::Provisioned];
-        self.transition(id, "reactivate", &allowed, UserStatus::Active)?;
+        // Okta calls it reactivation only for a user who was deactivated.
+        let event = if self.user_mut(id)?.status == UserStatus::Deprovisioned {
+            EventType::UserReactivate
+        } else {
+            EventType::UserActivate
+        };
+        self.transition(id, ("reactivate", event), &allowed, UserStatus::Active)?;
         let now = self.clock;
         let user = self.user_mut(id)?;
         user.has_password = true;
@@ -163,11 +181,13 @@ impl Org {
 
     /// `lifecycle/suspend`: only an ACTIVE user can be suspended.
     pub fn suspend_user(&mut self, id: &str) -> Result<(), SimError> {
-        self.transition(id, "suspend", &[UserStatus::Active], UserStatus::Suspended)
+        let action = ("suspend", EventType::UserSuspend);
+        self.transition(id, action, &[UserStatus::Active], UserStatus::Suspended)
     }
 
     pub fn unsuspend_user(&mut self, id: &str) -> Result<(), SimError> {
-        self.transition(id, "unsuspend", &[UserStatus::Suspended], UserStatus::Active)
+        let action = ("unsuspend", EventType::UserUnsuspend);
+        self.transition(id, action, &[UserStatus::Suspended], UserStatus::Active)
     }
 
     /// Hard delete (what `DELETE /api/v1/users/{id}` does to a DEPROVISIONED
@@ -176,12 +196,15 @@ impl Org {
     pub fn delete_user(&mut self, id: &str) -> Result<(), SimError> {
         let index = self.user_index(id).map_err(|_| SimError::UserNotFound(id.to_owned()))?;
         let now = self.tick();
+        let target = self.user_target(id);
         self.users.remove(index);
         for group in &mut self.groups {
             if group.members.remove(id) {
                 group.last_membership_updated = now;
             }
         }
+        self.log_event(now, EventType::UserDeleteInitiated, vec![target.clone()]);
+        self.log_event(now, EventType::UserDeleteCompleted, vec![target]);
         Ok(())
     }
 
@@ -208,6 +231,8 @@ impl Org {
         };
         let at = self.group_index(&id).unwrap_err();
         self.groups.insert(at, group);
+        let target = self.group_target(&id);
+        self.log_event(now, EventType::GroupCreate, vec![target]);
         id
     }
 
@@ -226,6 +251,8 @@ impl Org {
         let group = self.changeable_group(id)?;
         group.profile.insert("name".into(), Value::from(name));
         group.last_updated = now;
+        let target = self.group_target(id);
+        self.log_event(now, EventType::GroupProfileUpdate, vec![target]);
         Ok(())
     }
 
@@ -234,8 +261,10 @@ impl Org {
         let index = self
             .group_index(id)
             .map_err(|_| SimError::GroupNotFound(id.to_owned()))?;
+        let target = self.group_target(id);
         self.groups.remove(index);
-        self.tick();
+        let now = self.tick();
+        self.log_event(now, EventType::GroupDelete, vec![target]);
         Ok(())
     }
 
@@ -261,6 +290,13 @@ impl Org {
         };
         if changed {
             group.last_membership_updated = now;
+            let event = if member {
+                EventType::MembershipAdd
+            } else {
+                EventType::MembershipRemove
+            };
+            let targets = vec![self.user_target(user_id), self.group_target(group_id)];
+            self.log_event(now, event, targets);
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 use rand_chacha::ChaCha8Rng;
 
 use crate::model::{GroupType, SimGroup, SimUser};
+use crate::syslog::SystemLog;
 use crate::timestamp::Millis;
 
 /// A simulated Okta org. Users and groups are kept sorted by id, which is
@@ -27,6 +28,8 @@ pub struct Org {
     /// Draws ids for objects created after generation, so a replayed
     /// scenario gets the same ids.
     pub(crate) rng: ChaCha8Rng,
+    /// Events of every change since generation (`GET /api/v1/logs`).
+    pub(crate) system_log: SystemLog,
 }
 
 impl Org {

@@ -20,6 +20,7 @@ use crate::generate::{OrgSpec, generate};
 use crate::hooks::{Hooks, RequestMatch};
 use crate::listener::{Conn, SimListener};
 use crate::model::SimGroup;
+use crate::oauth::OAuthState;
 use crate::org::Org;
 use crate::ratelimit::Limiter;
 use crate::render;
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     /// `OktaSim::revoke_token`: the configured token no longer works.
     token_revoked: AtomicBool,
     pub(crate) hooks: Hooks,
+    /// OAuth 2.0 service apps and the access tokens issued to them.
+    pub(crate) oauth: OAuthState,
     local_addr: SocketAddr,
     /// Set when serving HTTPS (`OktaSim::start_tls`).
     tls: Option<TlsIdentity>,
@@ -115,7 +118,7 @@ impl Shared {
 /// A running simulator. Dropping it stops the server.
 pub struct OktaSim {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -156,6 +159,7 @@ impl OktaSim {
             faults,
             token_revoked: AtomicBool::new(false),
             hooks: Hooks::default(),
+            oauth: OAuthState::default(),
             local_addr: addr,
             tls,
             shutdown: CancellationToken::new(),

@@ -18,13 +18,27 @@ pub enum Family {
     GetUser,
     /// Everything else.
     Other,
+    /// `GET /api/v1/logs`, the System Log: a bucket of its own in Okta.
+    Logs,
+    /// `POST /oauth2/v1/token`, access tokens for OAuth 2.0 service apps.
+    Token,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [Family::ListUsers, Family::Groups, Family::GetUser, Family::Other];
+    pub const ALL: [Family; 6] = [
+        Family::ListUsers,
+        Family::Groups,
+        Family::GetUser,
+        Family::Other,
+        Family::Logs,
+        Family::Token,
+    ];
 
     pub(crate) fn classify(method: &Method, path: &str) -> Family {
         let path = path.trim_end_matches('/');
+        if path == "/oauth2/v1/token" {
+            return Family::Token;
+        }
         let Some(rest) = path.strip_prefix("/api/v1/") else {
             return Family::Other;
         };
@@ -36,6 +50,7 @@ impl Family {
             ["users"] => Family::ListUsers,
             ["users", _] => Family::GetUser,
             ["groups"] | ["groups", _, "users"] => Family::Groups,
+            ["logs"] => Family::Logs,
             _ => Family::Other,
         }
     }
@@ -74,6 +89,9 @@ pub struct RequestStats {
     pub groups: FamilyStats,
     pub get_user: FamilyStats,
     pub other: FamilyStats,
+    pub logs: FamilyStats,
+    /// Token requests (`POST /oauth2/v1/token`), refused ones included.
+    pub token: FamilyStats,
 }
 
 impl RequestStats {
@@ -83,6 +101,8 @@ impl RequestStats {
             Family::Groups => &self.groups,
             Family::GetUser => &self.get_user,
             Family::Other => &self.other,
+            Family::Logs => &self.logs,
+            Family::Token => &self.token,
         }
     }
 
@@ -92,6 +112,8 @@ impl RequestStats {
             Family::Groups => &mut self.groups,
             Family::GetUser => &mut self.get_user,
             Family::Other => &mut self.other,
+            Family::Logs => &mut self.logs,
+            Family::Token => &mut self.token,
         }
     }
 
@@ -195,6 +217,8 @@ mod tests {
         assert_eq!(Family::classify(&get, "/api/v1/groups/00g1/users"), Family::Groups);
         assert_eq!(Family::classify(&get, "/api/v1/groups/00g1"), Family::Other);
         assert_eq!(Family::classify(&get, "/.well-known/okta-organization"), Family::Other);
+        assert_eq!(Family::classify(&get, "/api/v1/logs"), Family::Logs);
+        assert_eq!(Family::classify(&Method::POST, "/oauth2/v1/token"), Family::Token);
     }
 
     #[test]

@@ -20,7 +20,11 @@ impl OktaError {
     pub fn to_error_code(&self) -> ErrorCode {
         match self {
             OktaError::Unauthorized { .. } => ErrorCode::InvalidToken,
-            OktaError::Forbidden { .. } => ErrorCode::AccessDenied,
+            // A Super Admin token, or an admin role for the service app:
+            // the one remedy names both.
+            OktaError::Forbidden { .. } | OktaError::AdminRoleMissing { .. } => ErrorCode::AccessDenied,
+            OktaError::InvalidClient { .. } => ErrorCode::InvalidClient,
+            OktaError::InvalidScope { .. } | OktaError::MissingScope { .. } => ErrorCode::MissingScope,
             // A 404 that ends a run is the org's (an object gone is handled
             // where it is asked for); an unreachable host is a wrong URL.
             OktaError::NotFound { .. } | OktaError::Unreachable { .. } => ErrorCode::OrgNotFound,
@@ -91,6 +95,42 @@ mod tests {
                 },
                 AccessDenied,
                 AccessDenied,
+            ),
+            (
+                OktaError::AdminRoleMissing {
+                    status: 403,
+                    path: path(),
+                    detail: detail(),
+                },
+                AccessDenied,
+                AccessDenied,
+            ),
+            (
+                OktaError::InvalidClient {
+                    status: 401,
+                    path: "/oauth2/v1/token".into(),
+                    detail: detail(),
+                },
+                InvalidClient,
+                InvalidClient,
+            ),
+            (
+                OktaError::InvalidScope {
+                    path: "/oauth2/v1/token".into(),
+                    scopes: vec!["okta.logs.read".into()],
+                    detail: detail(),
+                },
+                MissingScope,
+                MissingScope,
+            ),
+            (
+                OktaError::MissingScope {
+                    path: "/api/v1/logs".into(),
+                    scope: "okta.logs.read".into(),
+                    detail: detail(),
+                },
+                MissingScope,
+                MissingScope,
             ),
             (
                 OktaError::NotFound {

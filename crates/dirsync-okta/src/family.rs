@@ -12,13 +12,26 @@ pub enum Family {
     ListGroups,
     /// `GET /api/v1/users/{idOrLogin}`: its own, larger bucket.
     GetUser,
+    /// `GET /api/v1/logs`, the System Log: a small bucket of its own
+    /// (120/min on most orgs), so polling it never slows a full sync.
+    Logs,
+    /// `POST /oauth2/v1/token`: a service app's access tokens (one an hour
+    /// per client, so its budget barely matters; counted apart all the same).
+    Token,
     /// Everything else, including `/.well-known/okta-organization`.
     Other,
 }
 
 impl Family {
     /// Every family, in a fixed order (index with [`Family::index`]).
-    pub const ALL: [Family; 4] = [Family::ListUsers, Family::ListGroups, Family::GetUser, Family::Other];
+    pub const ALL: [Family; 6] = [
+        Family::ListUsers,
+        Family::ListGroups,
+        Family::GetUser,
+        Family::Logs,
+        Family::Token,
+        Family::Other,
+    ];
 
     /// Classifies a URL path such as `/api/v1/groups/00g1/users`.
     ///
@@ -33,6 +46,8 @@ impl Family {
             ["api", "v1", "groups"] | ["api", "v1", "groups", _] | ["api", "v1", "groups", _, "users"] => {
                 Family::ListGroups
             }
+            ["api", "v1", "logs"] => Family::Logs,
+            ["oauth2", "v1", "token"] => Family::Token,
             _ => Family::Other,
         }
     }
@@ -44,6 +59,10 @@ impl Family {
             Family::ListUsers => 600,
             Family::ListGroups => 500,
             Family::GetUser => 2000,
+            Family::Logs => 120,
+            // Not in Okta's management table; the org authorization
+            // server's token endpoint has a larger bucket than this.
+            Family::Token => 600,
             Family::Other => 600,
         }
     }
@@ -54,6 +73,8 @@ impl Family {
             Family::ListUsers => "list_users",
             Family::ListGroups => "list_groups",
             Family::GetUser => "get_user",
+            Family::Logs => "logs",
+            Family::Token => "token",
             Family::Other => "other",
         }
     }
@@ -88,7 +109,10 @@ mod tests {
             ("/api/v1/groups/00g1/users", Family::ListGroups),
             ("/api/v1/groups/00g1/users/00u1", Family::Other),
             ("/api/v1/groups/00g1/roles", Family::Other),
-            ("/api/v1/logs", Family::Other),
+            ("/api/v1/logs", Family::Logs),
+            ("/api/v1/logs/", Family::Logs),
+            ("/oauth2/v1/token", Family::Token),
+            ("/oauth2/v1/keys", Family::Other),
             ("/.well-known/okta-organization", Family::Other),
             ("/", Family::Other),
             ("", Family::Other),

@@ -47,6 +47,9 @@ pub struct ClientStats {
     /// Times a request waited for a family's window to reset because the
     /// budget was spent down to the reserve (or after a 429).
     pub budget_waits: u64,
+    /// Attempts at `POST /oauth2/v1/token` (a service app's access tokens);
+    /// also counted in `requests`.
+    pub token_requests: u64,
 }
 
 /// The live counters behind [`ClientStats`]; relaxed ordering is enough
@@ -60,6 +63,7 @@ pub(crate) struct Counters {
     server_errors: AtomicU64,
     network_errors: AtomicU64,
     budget_waits: AtomicU64,
+    token_requests: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +76,9 @@ impl Counters {
 
     pub(crate) fn record(&self, exchange: &Exchange) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        if exchange.family == Family::Token {
+            bump(&self.token_requests);
+        }
         match exchange.status {
             Some(429) => bump(&self.rate_limited),
             Some(500..=599) => bump(&self.server_errors),
@@ -103,6 +110,7 @@ impl Counters {
             server_errors: get(&self.server_errors),
             network_errors: get(&self.network_errors),
             budget_waits: get(&self.budget_waits),
+            token_requests: get(&self.token_requests),
         }
     }
 }

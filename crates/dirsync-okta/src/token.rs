@@ -49,16 +49,21 @@ impl ApiToken {
         Ok(value)
     }
 
-    /// Replaces every occurrence of the token in `text` by `[REDACTED]`.
-    ///
-    /// Error texts are built from server-supplied strings (serde messages quote
-    /// values, Okta summaries echo input): scrubbing them keeps the promise
-    /// that no error ever shows the token, even if a server echoes it.
-    pub(crate) fn scrub(&self, text: &mut String) {
-        let secret = self.0.expose_secret();
-        if !secret.is_empty() && text.contains(secret) {
-            *text = text.replace(secret, "[REDACTED]");
-        }
+    /// The token itself, for [`scrub_secret`] over several secrets at once.
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// Replaces every occurrence of `secret` in `text` by `[REDACTED]`: for the
+/// API token, an access token or a client assertion alike.
+///
+/// Error texts are built from server-supplied strings (serde messages quote
+/// values, Okta summaries echo input): scrubbing them keeps the promise
+/// that no error ever shows a secret, even if a server echoes it.
+pub(crate) fn scrub_secret(secret: &str, text: &mut String) {
+    if !secret.is_empty() && text.contains(secret) {
+        *text = text.replace(secret, "[REDACTED]");
     }
 }
 
@@ -121,7 +126,7 @@ mod tests {
     fn scrub_removes_every_occurrence() {
         let token = ApiToken::new(SECRET);
         let mut text = format!("a {SECRET} b {SECRET}");
-        token.scrub(&mut text);
+        scrub_secret(token.expose(), &mut text);
         assert_eq!(text, "a [REDACTED] b [REDACTED]");
     }
 }

@@ -61,7 +61,7 @@ async fn tenant(store: &Store, name: &str) -> dirsync_domain::TenantId {
     let new = NewTenant {
         name,
         okta_url: &url,
-        api_token: &token,
+        credentials: dirsync_store::NewCredentials::ApiToken(&token),
     };
     store.tenants().create(&cipher, new).await.unwrap().id
 }

@@ -17,6 +17,10 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("stored value is invalid: {0}")]
     Corrupt(String),
+    /// The request cannot be done in the tenant's present state (the
+    /// message says why and what to do first).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<sqlx::Error> for StoreError {

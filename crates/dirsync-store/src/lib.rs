@@ -5,6 +5,7 @@ mod config;
 mod directory;
 mod error;
 mod events;
+mod log_cursors;
 mod retention;
 mod runs;
 mod tenants;
@@ -13,14 +14,22 @@ pub mod testing;
 
 pub use cipher::{CipherError, SecretsConfig, TokenCipher};
 pub use config::StoreConfig;
-pub use directory::{DirectoryCounts, DirectoryQuery, GroupRow, PageBatch, RowCounts, UserRow, WrittenBatch};
+pub use directory::{
+    DirectoryCounts, DirectoryQuery, GroupRow, LogApplied, LogBatch, LogChange, PageBatch, RowCounts, UserRow,
+    WrittenBatch,
+};
 pub use error::StoreError;
 pub use events::{ChangeEvent, EventRow, PendingEvents};
+pub use log_cursors::{ClaimedCursor, LogCursorView, PollEnd};
 pub use runs::{
     ChainState, Checkpoint, ClaimedRun, ConfirmedGone, FetchedSweep, Finalize, INCREMENTAL_OVERLAP, Lease, ModeText,
     NewChain, NewRun, RowKind, RunKey, RunRecord, SchedulePolicy, ScheduledRun, StateText, TriggerText, WorkRequest,
 };
-pub use tenants::{FleetHealth, KeyRotation, NewTenant, Tenant, TenantHealth, TenantSettingsPatch, TenantView};
+pub use runs::{ProgressReport, RunEstimate, RunStatus};
+pub use tenants::{
+    CredentialKind, FleetHealth, KeyRotation, NewCredentials, NewServiceAppKey, NewTenant, ServiceAppPublicKey, Tenant,
+    TenantHealth, TenantSecret, TenantSettingsPatch, TenantView,
+};
 
 use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
@@ -75,6 +84,12 @@ repository!(
     /// Change events: the outbox the writers fill and relay.
     Events,
     events
+);
+repository!(
+    /// Each tenant's place in Okta's System Log: cursors leased to the
+    /// pollers, and the Event Hook secrets that prompt a poll.
+    SystemLog,
+    system_log
 );
 
 impl Store {

@@ -7,7 +7,7 @@
 use crate::{RunError, RunExecutor, lease::Heartbeat, removal_check::check_removals, service::WorkerContext};
 use dirsync_domain::{CheckRemovals, ErrorCode, RunState, SyncRequested, WorkerMessage};
 use dirsync_domain::{RunId, TenantId};
-use dirsync_okta::{ApiToken, OktaClient, OrgUrl};
+use dirsync_okta::{OktaClient, OrgUrl};
 use dirsync_queue::Delivery;
 use dirsync_store::{ClaimedRun, Lease, StoreError};
 use std::time::Duration;
@@ -271,7 +271,31 @@ async fn fetch(ctx: &WorkerContext, run: ClaimedRun, stop: CancellationToken) ->
 }
 
 async fn okta_client(ctx: &WorkerContext, tenant_id: TenantId) -> Result<OktaClient, RunError> {
-    let (url, token) = match ctx.deps.store.tenants().credentials(&ctx.deps.cipher, tenant_id).await {
+    let deps = &ctx.deps;
+    let observer = Some(ctx.metrics.observer());
+    tenant_client(
+        &deps.store,
+        &deps.cipher,
+        &deps.okta,
+        tenant_id,
+        dirsync_okta::SYNC_SCOPES,
+        observer,
+    )
+    .await
+}
+
+/// A tenant's Okta client from its stored credentials (API token or
+/// service app, asking for `scopes`): what every role that calls a
+/// tenant's Okta builds its client with.
+pub async fn tenant_client(
+    store: &dirsync_store::Store,
+    cipher: &dirsync_store::TokenCipher,
+    okta: &crate::OktaSettings,
+    tenant_id: TenantId,
+    scopes: &[&str],
+    observer: Option<std::sync::Arc<dyn dirsync_okta::Observer>>,
+) -> Result<OktaClient, RunError> {
+    let (url, secret) = match store.tenants().credentials(cipher, tenant_id).await {
         Ok(credentials) => credentials,
         // Permanent: the token is bound to the instance URL it was given
         // with (a URL changed in the database), or our key is not the one
@@ -279,21 +303,21 @@ async fn okta_client(ctx: &WorkerContext, tenant_id: TenantId) -> Result<OktaCli
         Err(StoreError::Cipher(e)) => {
             return Err(RunError::Failed {
                 code: ErrorCode::Internal,
-                message: format!("the tenant's stored API token cannot be opened ({e}); enter the credentials again"),
+                message: format!("the tenant's stored credentials cannot be opened ({e}); enter them again"),
             });
         }
         Err(e) => return Err(e.into()),
     };
-    let org = OrgUrl::parse(&url, ctx.deps.okta.allow_insecure_urls).map_err(|e| RunError::Failed {
+    let org = OrgUrl::parse(&url, okta.allow_insecure_urls).map_err(|e| RunError::Failed {
         code: ErrorCode::OrgNotFound,
         message: e.to_string(),
     })?;
-    Ok(OktaClient::observed(
-        org,
-        ApiToken::from(token),
-        ctx.deps.okta.client.clone(),
-        Some(ctx.metrics.observer()),
-    )?)
+    // A service app without its client id yet: nothing can be asked of Okta.
+    let credentials = dirsync_okta::Credentials::from_secret(secret, scopes).map_err(|e| RunError::Failed {
+        code: e.to_error_code(),
+        message: e.to_string(),
+    })?;
+    Ok(OktaClient::observed(org, credentials, okta.client.clone(), observer)?)
 }
 
 /// Counts a run this worker just ended (one read of the run; a failure to

@@ -7,11 +7,12 @@ mod error;
 mod fetch;
 mod lease;
 mod metrics;
+pub mod poller;
 mod removal_check;
 mod service;
 
 pub use config::{OktaSettings, WorkerConfig};
-pub use delivery::{Handled, process_delivery};
+pub use delivery::{Handled, process_delivery, tenant_client};
 pub use error::RunError;
 pub use fetch::RunExecutor;
 pub use metrics::WorkerMetrics;

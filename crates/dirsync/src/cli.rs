@@ -16,7 +16,7 @@ pub struct Cli {
 pub enum Command {
     /// Apply the database migrations.
     Migrate,
-    /// Run every role (api, scheduler, worker, writer) in one process.
+    /// Run every role (api, scheduler, worker, writer, and the poller if enabled) in one process.
     All,
     /// Run the HTTP API.
     Api,
@@ -26,6 +26,8 @@ pub enum Command {
     Worker,
     /// Run a writer (writes to PostgreSQL).
     Writer,
+    /// Run the System Log poller (minutes-fresh changes; needs `poller.enabled`).
+    Poller,
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -62,7 +64,8 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
-    /// Register a tenant; prints its id.
+    /// Register a tenant; prints its id (and, for a service app, the
+    /// public key to add in Okta with the setup steps).
     Add {
         #[arg(long)]
         name: String,
@@ -70,11 +73,42 @@ pub enum TenantCommand {
         #[arg(long)]
         okta_url: String,
         /// A file holding the Okta API token (never pass a token as an argument).
+        #[arg(long, required_unless_present = "service_app", conflicts_with = "service_app")]
+        token_file: Option<PathBuf>,
+        /// Sync through an OAuth 2.0 service app instead of a token: a key
+        /// pair is made now; its public key goes into the app in Okta.
         #[arg(long)]
-        token_file: PathBuf,
+        service_app: bool,
+        /// The service app's Client ID, if it exists already (else give it
+        /// later with `tenant service-app TENANT --client-id ID`).
+        #[arg(long, requires = "service_app")]
+        client_id: Option<String>,
+        /// The key pair's algorithm.
+        #[arg(long, value_enum, default_value = "es256", requires = "service_app")]
+        key_algorithm: KeyAlgorithmArg,
+    },
+    /// Show a tenant's service app setup (public keys as a JWKS document,
+    /// scopes, role, steps); with `--client-id`, switch the tenant to the
+    /// service app (its directory is kept); with `--new-key`, make a key
+    /// pair first (pending until saved with `--client-id`).
+    ServiceApp {
+        /// Tenant id or unique name.
+        tenant: String,
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long)]
+        new_key: bool,
+        #[arg(long, value_enum, default_value = "es256")]
+        key_algorithm: KeyAlgorithmArg,
     },
     /// List tenants.
     List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyAlgorithmArg {
+    Es256,
+    Rs256,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

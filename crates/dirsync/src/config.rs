@@ -7,7 +7,7 @@ use dirsync_queue::QueueConfig;
 use dirsync_scheduler::SchedulerConfig;
 use dirsync_store::{SecretsConfig, StoreConfig};
 use dirsync_telemetry::{LogConfig, TelemetryConfig};
-use dirsync_worker::{OktaSettings, WorkerConfig};
+use dirsync_worker::{OktaSettings, WorkerConfig, poller::PollerConfig};
 use dirsync_writer::WriterConfig;
 use serde::Deserialize;
 use std::path::Path;
@@ -22,6 +22,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub writer: WriterConfig,
     pub scheduler: SchedulerConfig,
+    pub poller: PollerConfig,
     pub api: ApiConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,

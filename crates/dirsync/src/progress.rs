@@ -2,8 +2,9 @@
 
 use dirsync_domain::RunId;
 use dirsync_domain::{ErrorCode, RunState};
-use dirsync_store::{RunRecord, Store, StoreError};
+use dirsync_store::{RunRecord, RunStatus, Store, StoreError};
 use std::time::Duration;
+use time::OffsetDateTime;
 
 /// Polls the run until it leaves `queued`/`running` or `timeout` passes;
 /// `on_progress` sees every poll.
@@ -16,6 +17,27 @@ pub async fn wait_for_run(
     run_id: RunId,
     timeout: Duration,
     mut on_progress: impl FnMut(&RunRecord),
+) -> Result<Option<RunRecord>, StoreError> {
+    follow(store, run_id, timeout, false, |run, _| on_progress(run)).await
+}
+
+/// [`wait_for_run`], with what the run waits for and its estimate at every
+/// poll (`Runs::status`: a query more while it is queued).
+pub async fn wait_for_run_status(
+    store: &Store,
+    run_id: RunId,
+    timeout: Duration,
+    on_progress: impl FnMut(&RunRecord, Option<&RunStatus>),
+) -> Result<Option<RunRecord>, StoreError> {
+    follow(store, run_id, timeout, true, on_progress).await
+}
+
+async fn follow(
+    store: &Store,
+    run_id: RunId,
+    timeout: Duration,
+    with_status: bool,
+    mut on_progress: impl FnMut(&RunRecord, Option<&RunStatus>),
 ) -> Result<Option<RunRecord>, StoreError> {
     const POLL: Duration = Duration::from_millis(250);
     let deadline = tokio::time::Instant::now() + timeout;
@@ -37,7 +59,12 @@ pub async fn wait_for_run(
             eprintln!("note: the database answers again");
             backoff = POLL;
         }
-        on_progress(&run);
+        // A status the database could not give is only left out this poll.
+        let status = match with_status {
+            true => store.runs().status(&run).await.ok(),
+            false => None,
+        };
+        on_progress(&run, status.as_ref());
         if !run.state().is_active() {
             return Ok(Some(run));
         }
@@ -80,6 +107,35 @@ pub fn progress_line(run: &RunRecord) -> String {
         run.memberships_seen,
         run.okta_requests
     )
+}
+
+/// The line `sync --wait` prints when what the run waits for changes:
+/// `fetching: Reading from Okta: 120 of about 410 requests done (~2 min
+/// left, ends about 14:05 UTC)`. `None` once the run has ended.
+pub fn waiting_line(status: &RunStatus, now: OffsetDateTime) -> Option<String> {
+    let waiting = status.waiting_for.as_ref()?;
+    let mut line = format!("{}: {}", waiting.code(), waiting.sentence());
+    if let Some(estimate) = &status.estimate {
+        line.push_str(&format!(" ({})", time_left(now, estimate.finish_at)));
+    }
+    Some(line)
+}
+
+/// `~2 min left, ends about 14:05 UTC`, minutes rounded up.
+pub fn time_left(now: OffsetDateTime, finish: OffsetDateTime) -> String {
+    let seconds = (finish - now).whole_seconds().max(0);
+    let ends = finish.to_offset(time::UtcOffset::UTC);
+    let at = format!("ends about {:02}:{:02} UTC", ends.hour(), ends.minute());
+    match seconds {
+        0..60 => format!("under a minute left, {at}"),
+        _ => {
+            let minutes = (seconds + 59) / 60;
+            match minutes {
+                0..90 => format!("~{minutes} min left, {at}"),
+                _ => format!("~{} h {} min left, {at}", minutes / 60, minutes % 60),
+            }
+        }
+    }
 }
 
 /// How a finished run is told to a person, and the exit code that goes with it.
@@ -127,5 +183,21 @@ pub fn outcome(run: &RunRecord) -> (String, u8) {
             3,
         ),
         state => (format!("sync {} is still {state}", run.id), 4),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_left;
+    use time::macros::datetime;
+
+    #[test]
+    fn time_left_is_told_in_rounded_up_minutes_with_the_finish_in_utc() {
+        let now = datetime!(2026-11-30 14:03:10 UTC);
+        let at = |s: i64| now + time::Duration::seconds(s);
+        assert_eq!(time_left(now, at(100)), "~2 min left, ends about 14:04 UTC");
+        assert_eq!(time_left(now, at(20)), "under a minute left, ends about 14:03 UTC");
+        assert_eq!(time_left(now, at(-5)), "under a minute left, ends about 14:03 UTC");
+        assert_eq!(time_left(now, at(2 * 3600)), "~2 h 0 min left, ends about 16:03 UTC");
     }
 }

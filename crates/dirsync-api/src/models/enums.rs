@@ -56,6 +56,8 @@ pub enum ErrorCodeDto {
     OrgNotFound,
     OktaUnavailable,
     Internal,
+    InvalidClient,
+    MissingScope,
 }
 
 impl From<ErrorCode> for ErrorCodeDto {
@@ -66,6 +68,8 @@ impl From<ErrorCode> for ErrorCodeDto {
             ErrorCode::OrgNotFound => ErrorCodeDto::OrgNotFound,
             ErrorCode::OktaUnavailable => ErrorCodeDto::OktaUnavailable,
             ErrorCode::Internal => ErrorCodeDto::Internal,
+            ErrorCode::InvalidClient => ErrorCodeDto::InvalidClient,
+            ErrorCode::MissingScope => ErrorCodeDto::MissingScope,
         }
     }
 }
@@ -95,4 +99,25 @@ impl UserStatus {
         "SUSPENDED",
         "DEPROVISIONED",
     ];
+}
+
+/// The signing algorithm of a service app's key pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum KeyAlgorithmDto {
+    /// ECDSA on P-256 with SHA-256 (smaller keys; the default).
+    #[default]
+    ES256,
+    /// RSA 2048 with SHA-256 (PKCS#1 v1.5).
+    RS256,
+}
+
+
+/// Which kind of credential a tenant syncs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKindDto {
+    /// An SSWS API token made by a Super Admin (lapses after 30 days unused).
+    ApiToken,
+    /// An OAuth 2.0 API Services app signing in with dirsync's key pair.
+    ServiceApp,
 }

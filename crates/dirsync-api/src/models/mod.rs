@@ -5,12 +5,14 @@ mod directory;
 mod enums;
 mod requests;
 mod runs;
+mod service_app;
 mod tenants;
 
 pub use directory::*;
 pub use enums::*;
 pub use requests::*;
 pub use runs::*;
+pub use service_app::*;
 pub use tenants::*;
 
 use serde::Serialize;

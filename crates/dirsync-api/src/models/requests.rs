@@ -1,6 +1,6 @@
 //! Request bodies and query strings.
 
-use super::{SyncModeDto, UserStatus};
+use super::{KeyAlgorithmDto, SyncModeDto, UserStatus};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
@@ -22,9 +22,36 @@ pub struct CreateTenant {
     #[schema(min_length = 1, max_length = 2048, example = "https://acme.okta.com")]
     pub okta_url: String,
     /// An Okta API token made by a Super Admin. Stored encrypted; never
-    /// returned.
-    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 512, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
-    pub api_token: SecretString,
+    /// returned. Give this or `service_app`, not both.
+    #[schema(value_type = Option<String>, format = Password, write_only, min_length = 1, max_length = 512, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
+    pub api_token: Option<SecretString>,
+    /// Sync through an OAuth 2.0 service app instead of a token: dirsync
+    /// makes a key pair, whose public key (`GET
+    /// /v1/tenants/{id}/service-app`) the admin adds to an API Services app
+    /// in Okta. Give this or `api_token`, not both.
+    pub service_app: Option<ServiceAppInput>,
+}
+
+/// The OAuth 2.0 service app a tenant syncs through.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAppInput {
+    /// The app's client ID as Okta shows it (`0oa…`). May be given later
+    /// (`PUT /v1/tenants/{id}/credentials`): a tenant without one is not
+    /// synced yet.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[A-Za-z0-9_-]+$", example = "0oa1b2c3d4e5f6g7h8i9")]
+    pub client_id: Option<String>,
+    /// The key pair's algorithm when one is made here (registration):
+    /// `ES256` (default) or `RS256`.
+    pub key_algorithm: Option<KeyAlgorithmDto>,
+}
+
+/// Makes a new key pair for a tenant's service app.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceAppKeyRequest {
+    /// `ES256` (default) or `RS256`.
+    pub algorithm: Option<KeyAlgorithmDto>,
 }
 
 /// Replaces a tenant's credentials.
@@ -34,9 +61,14 @@ pub struct ReplaceCredentials {
     /// A new instance URL; the current one is kept when absent.
     #[schema(min_length = 1, max_length = 2048, example = "https://acme.okta.com")]
     pub okta_url: Option<String>,
-    /// The new Okta API token. Stored encrypted; never returned.
-    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 512, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
-    pub api_token: SecretString,
+    /// A new Okta API token (the tenant then syncs with it). Stored
+    /// encrypted; never returned. Give this or `service_app`, not both.
+    #[schema(value_type = Option<String>, format = Password, write_only, min_length = 1, max_length = 512, pattern = r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
+    pub api_token: Option<SecretString>,
+    /// Sync through the tenant's service app: its client ID (needed the
+    /// first time), with the newest key made for it
+    /// (`POST /v1/tenants/{id}/service-app/keys`). The directory is kept.
+    pub service_app: Option<ServiceAppInput>,
 }
 
 /// Changes a tenant's settings; absent fields stay as they are, `null`

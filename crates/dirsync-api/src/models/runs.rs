@@ -1,8 +1,9 @@
 //! Sync runs.
 
 use super::{ErrorCodeDto, RunStateDto, SyncModeDto, TriggerDto};
+use dirsync_domain::waiting::WaitingFor as Waiting;
 use dirsync_domain::{ErrorCode, RunState, Trigger};
-use dirsync_store::RunRecord;
+use dirsync_store::{RunRecord, RunStatus};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -37,6 +38,100 @@ pub struct Run {
     /// Okta's clock minus ours in milliseconds, measured when the run began
     /// (incremental windows follow Okta's clock).
     pub okta_clock_skew_ms: Option<i64>,
+    /// What the run is waiting for right now; null once it has ended.
+    pub waiting_for: Option<WaitingFor>,
+    /// When the run should end; null until the worker knows enough to tell
+    /// (the groups listing has ended and, for a full run, Okta said how
+    /// many users the org has), and once it has ended. Not kept while it
+    /// is queued.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub estimated_finish_at: Option<OffsetDateTime>,
+    /// What `estimated_finish_at` rests on (null with it).
+    pub estimate: Option<RunEstimate>,
+}
+
+/// Why a run is not done yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitingFor {
+    pub code: WaitingCode,
+    /// The same in a sentence for the customer, such as "Waiting for Okta's
+    /// rate limit until 14:02:10 UTC; it then goes on by itself".
+    pub message: String,
+    /// `rate_limit`: when Okta's window resets and requests go on.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub until: Option<OffsetDateTime>,
+    /// `queued`: runs of its queue ahead of it (manual runs queue apart,
+    /// ahead of scheduled ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_ahead: Option<u64>,
+}
+
+/// What a run waits for, as a code a program can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitingCode {
+    /// Not started: other runs of its queue go first.
+    Queued,
+    /// Okta's rate limit holds its requests until `until`.
+    RateLimit,
+    /// Reading the directory from Okta.
+    Fetching,
+    /// Every page is read; the database is being written.
+    Writing,
+    /// Asking Okta by id about users and groups missing from the listing.
+    VerifyingRemovals,
+    /// `needs_review`: someone must confirm its deletions.
+    Review,
+}
+
+/// What the finish estimate rests on: the Okta requests the run still
+/// needs at the rate its share of Okta's limit allows, then what writing
+/// and the removal check take.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunEstimate {
+    /// Okta requests made so far.
+    pub requests_done: u64,
+    /// Okta requests the run should have made in all.
+    pub requests_expected: u64,
+    /// Requests a minute its remaining requests may go at; null when none
+    /// are left.
+    pub allowed_requests_per_minute: Option<u32>,
+}
+
+impl Run {
+    /// The run with what it waits for and when it should end.
+    pub fn with_status(mut self, status: RunStatus) -> Run {
+        self.waiting_for = status.waiting_for.map(|w| WaitingFor {
+            code: match w {
+                Waiting::Queued { .. } => WaitingCode::Queued,
+                Waiting::RateLimit { .. } => WaitingCode::RateLimit,
+                Waiting::Fetching { .. } => WaitingCode::Fetching,
+                Waiting::Writing { .. } => WaitingCode::Writing,
+                Waiting::VerifyingRemovals { .. } => WaitingCode::VerifyingRemovals,
+                Waiting::Review => WaitingCode::Review,
+            },
+            message: w.sentence(),
+            until: match w {
+                Waiting::RateLimit { until } => Some(until),
+                _ => None,
+            },
+            runs_ahead: match w {
+                Waiting::Queued { ahead } => Some(ahead),
+                _ => None,
+            },
+        });
+        self.estimated_finish_at = status.estimate.map(|e| e.finish_at);
+        self.estimate = status.estimate.map(|e| RunEstimate {
+            requests_done: e.requests_done,
+            requests_expected: e.requests_expected,
+            allowed_requests_per_minute: e.allowed_rpm,
+        });
+        self
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -179,6 +274,10 @@ impl From<RunRecord> for Run {
             error,
             deletion_review,
             okta_clock_skew_ms: r.clock_skew_ms,
+            // Set by `with_status`, which asks the store.
+            waiting_for: None,
+            estimated_finish_at: None,
+            estimate: None,
         }
     }
 }

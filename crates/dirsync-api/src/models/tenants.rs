@@ -1,6 +1,6 @@
 //! Tenants, their token health, and what `verify` found.
 
-use super::Run;
+use super::{CredentialKindDto, Run};
 use dirsync_store::TenantView;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -17,6 +17,11 @@ pub struct Tenant {
     pub okta_url: String,
     /// The Okta org id, once a sync or a verify has reached the org.
     pub okta_org_id: Option<String>,
+    /// What the tenant syncs with: an API token or a service app.
+    pub credential_kind: CredentialKindDto,
+    /// The service app's client ID, once given (`GET
+    /// /v1/tenants/{id}/service-app` has its keys and setup steps).
+    pub service_app_client_id: Option<String>,
     pub settings: TenantSettings,
     pub token_health: TokenHealth,
     /// When the next daily sync is due.
@@ -57,6 +62,8 @@ pub struct TenantSettings {
 }
 
 /// Okta revokes a token unused for 30 days; the daily sync keeps it alive.
+/// A service app does not lapse: `token_lapses_at` is null and no warning
+/// is raised for one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenHealth {
     /// When Okta last accepted the token (a sync or a verify).
@@ -82,11 +89,26 @@ impl TokenHealth {
 
 impl Tenant {
     pub fn new(view: TenantView, next_sync_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Tenant {
+        let kind = if view.credential_kind == "service_app" {
+            CredentialKindDto::ServiceApp
+        } else {
+            CredentialKindDto::ApiToken
+        };
+        let token_health = match kind {
+            CredentialKindDto::ApiToken => TokenHealth::new(view.last_okta_success_at, now),
+            CredentialKindDto::ServiceApp => TokenHealth {
+                last_okta_success_at: view.last_okta_success_at,
+                token_lapses_at: None,
+                token_lapse_warning: false,
+            },
+        };
         Tenant {
             id: view.id.into(),
             name: view.name,
             okta_url: view.okta_url,
             okta_org_id: view.okta_org_id,
+            credential_kind: kind,
+            service_app_client_id: view.service_app_client_id,
             settings: TenantSettings {
                 preferred_hour: view.preferred_hour,
                 time_zone: view.time_zone,
@@ -99,7 +121,7 @@ impl Tenant {
                 event_summary_percent: view.event_summary_percent,
                 schedule_minute: view.schedule_minute,
             },
-            token_health: TokenHealth::new(view.last_okta_success_at, now),
+            token_health,
             next_sync_at,
             last_success_at: view.last_success_at,
             last_full_success_at: view.last_full_success_at,
@@ -144,6 +166,10 @@ pub enum VerifyStatus {
     AccessDenied,
     OrgNotFound,
     OktaUnavailable,
+    /// The service app's client ID or public key does not match Okta's.
+    InvalidClient,
+    /// The service app lacks a scope it needs (the message names it).
+    MissingScope,
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub(crate) async fn start_sync(
     };
     let location = format!("/v1/syncs/{}", run.id);
     let body = SyncStarted {
-        run: run.into(),
+        run: run_view(&app, run).await?,
         already_active: !created,
     };
     Ok((status, [(LOCATION, location)], Json(body)).into_response())
@@ -132,13 +132,19 @@ pub(crate) async fn list_syncs(
             },
         )
     });
-    Ok(Json(RunPage {
-        items: rows.into_iter().map(Run::from).collect(),
-        next_cursor,
-    }))
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        items.push(run_view(&app, row).await?);
+    }
+    Ok(Json(RunPage { items, next_cursor }))
 }
 
 /// Read a run: state, progress, counts, and the error code with its remedy.
+///
+/// While it runs, `waiting_for` says why it is not done yet (queued behind
+/// other runs, held by Okta's rate limit, reading, writing, checking
+/// removals, or waiting for a deletion review) and `estimated_finish_at`
+/// when it should end, once the worker can tell.
 #[utoipa::path(
     get, path = "/v1/syncs/{run_id}", tag = "syncs",
     params(("run_id" = Uuid, Path, description = "Run id")),
@@ -148,7 +154,16 @@ pub(crate) async fn get_sync(
     State(app): State<AppState>,
     ApiPath(run_id): ApiPath<RunId>,
 ) -> Result<Json<Run>, ApiError> {
-    Ok(Json(app.store.runs().get(run_id).await?.into()))
+    let run = app.store.runs().get(run_id).await?;
+    Ok(Json(run_view(&app, run).await?))
+}
+
+/// A run as the API shows it: with what it waits for now and when it
+/// should end (the store's `status`: a count of the runs queued ahead, the
+/// removal candidates while they are checked).
+pub(crate) async fn run_view(app: &AppState, record: RunRecord) -> Result<Run, ApiError> {
+    let status = app.store.runs().status(&record).await?;
+    Ok(Run::from(record).with_status(status))
 }
 
 /// Confirm the deletions of a run that stopped in `needs_review`.
@@ -170,7 +185,8 @@ pub(crate) async fn confirm_deletions(
     match app.store.runs().confirm_deletions(run_id).await? {
         Some(run) => {
             tracing::info!(run_id = %run_id, tenant_id = %run.tenant_id, "deletions confirmed");
-            Ok(Json(app.store.runs().get(run_id).await?.into()))
+            let run = app.store.runs().get(run_id).await?;
+            Ok(Json(run_view(&app, run).await?))
         }
         None => {
             let run = app.store.runs().get(run_id).await?;

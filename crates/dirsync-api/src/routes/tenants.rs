@@ -6,13 +6,13 @@ use crate::{
     error::ApiError,
     extract::{ApiJson, ApiPath, ApiQuery},
     models::{
-        CreateTenant, ListQuery, ReplaceCredentials, Run, Tenant, TenantDetail, TenantPage, UpdateSettings,
-        Verification,
+        CreateTenant, ListQuery, ReplaceCredentials, Tenant, TenantDetail, TenantPage, UpdateSettings, Verification,
     },
     okta_url,
     pagination::{self, Listing},
     verify,
 };
+use super::service_app::CredentialsInput;
 use axum::{
     Json,
     extract::State,
@@ -30,8 +30,10 @@ const TOKEN_MAX: usize = 512;
 /// Register a tenant.
 ///
 /// Checks the instance URL (https, not the `-admin` console, a public
-/// address) and stores the token encrypted. Does not call Okta: use
-/// `verify` for that.
+/// address) and stores the credentials encrypted: an API token, or a
+/// service app whose key pair is made now (its public key and setup steps:
+/// `GET /v1/tenants/{id}/service-app`). Does not call Okta: use `verify`
+/// for that.
 #[utoipa::path(
     post, path = "/v1/tenants", tag = "tenants",
     request_body = CreateTenant,
@@ -45,8 +47,8 @@ pub(crate) async fn create_tenant(
     ApiJson(body): ApiJson<CreateTenant>,
 ) -> Result<Response, ApiError> {
     let name = checked_name(&body.name)?;
-    let token = checked_token(&body.api_token)?;
     let url = checked_url(&app, &body.okta_url).await?;
+    let credentials = CredentialsInput::checked(body.api_token.as_ref(), body.service_app.as_ref(), true).await?;
     let created = app
         .store
         .tenants()
@@ -55,7 +57,7 @@ pub(crate) async fn create_tenant(
             NewTenant {
                 name: &name,
                 okta_url: &url,
-                api_token: &token,
+                credentials: credentials.as_new(),
             },
         )
         .await?;
@@ -125,9 +127,12 @@ pub(crate) async fn update_tenant(
     Ok(Json(detail(&app, view).await?))
 }
 
-/// Replace a tenant's credentials (the token, and the URL if given).
+/// Replace a tenant's credentials (an API token or the service app, and
+/// the URL if given).
 ///
-/// The token's health starts over: `last_okta_success_at` is cleared until
+/// Switching between an API token and a service app keeps the directory
+/// synced so far. Saving the service app activates its newest key. The
+/// token's health starts over: `last_okta_success_at` is cleared until
 /// a sync or a verify reaches Okta with the new token.
 #[utoipa::path(
     put, path = "/v1/tenants/{id}/credentials", tag = "tenants",
@@ -140,7 +145,7 @@ pub(crate) async fn replace_credentials(
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<ReplaceCredentials>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let token = checked_token(&body.api_token)?;
+    let credentials = CredentialsInput::checked(body.api_token.as_ref(), body.service_app.as_ref(), false).await?;
     let current = app.store.tenants().view(id).await?;
     let url = match &body.okta_url {
         Some(url) => checked_url(&app, url).await?,
@@ -148,7 +153,7 @@ pub(crate) async fn replace_credentials(
     };
     app.store
         .tenants()
-        .replace_credentials(&app.cipher, id, &url, &token)
+        .replace_credentials(&app.cipher, id, &url, credentials.as_new())
         .await?;
     app.store
         .tenants()
@@ -182,9 +187,10 @@ pub(crate) async fn delete_tenant(
 /// Check the connection to Okta now.
 ///
 /// One call to `/.well-known/okta-organization` and one to
-/// `/api/v1/users?limit=1`, no retries. The answer is 200 whatever Okta
-/// said; `status` tells: `ok`, `invalid_token`, `access_denied`,
-/// `org_not_found` or `okta_unavailable`, with the remedy.
+/// `/api/v1/users?limit=1` (for a service app, first its token from
+/// `/oauth2/v1/token`), no retries. The answer is 200 whatever Okta said;
+/// `status` tells: `ok`, `invalid_token`, `access_denied`, `invalid_client`,
+/// `missing_scope`, `org_not_found` or `okta_unavailable`, with the remedy.
 #[utoipa::path(
     post, path = "/v1/tenants/{id}/verify", tag = "tenants",
     params(("id" = Uuid, Path, description = "Tenant id")),
@@ -194,8 +200,8 @@ pub(crate) async fn verify_tenant(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<TenantId>,
 ) -> Result<Json<Verification>, ApiError> {
-    let (url, token) = app.store.tenants().credentials(&app.cipher, id).await?;
-    let (verification, ok) = verify::verify(&url, token, &app.url_policy, &app.okta_client)
+    let (url, secret) = app.store.tenants().credentials(&app.cipher, id).await?;
+    let (verification, ok) = verify::verify(&url, secret, &app.url_policy, &app.okta_client)
         .await
         .map_err(ApiError::internal)?;
     if ok {
@@ -218,8 +224,15 @@ async fn detail(app: &AppState, view: TenantView) -> Result<TenantDetail, ApiErr
     let (last, active) = app.store.runs().latest_run_views(view.id).await?;
     Ok(TenantDetail {
         tenant: tenant(app, view).await?,
-        last_run: last.map(Run::from),
-        active_run: active.map(Run::from),
+        // With what each waits for and its estimate (`syncs::run_view`).
+        last_run: match last {
+            Some(run) => Some(super::syncs::run_view(app, run).await?),
+            None => None,
+        },
+        active_run: match active {
+            Some(run) => Some(super::syncs::run_view(app, run).await?),
+            None => None,
+        },
     })
 }
 
@@ -243,7 +256,7 @@ fn checked_name(raw: &str) -> Result<String, ApiError> {
 
 /// The token as Okta showed it; surrounding spaces and line breaks (a
 /// pasted newline) are dropped. The message never quotes it.
-fn checked_token(raw: &SecretString) -> Result<SecretString, ApiError> {
+pub(super) fn checked_token(raw: &SecretString) -> Result<SecretString, ApiError> {
     let raw = raw.expose_secret();
     let token = raw.trim_matches([' ', '\t', '\r', '\n']);
     let valid = raw.chars().count() <= TOKEN_MAX && !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());

@@ -8,7 +8,7 @@
 //! server answers with `400 E0000031`.
 
 mod eval;
-mod parse;
+pub(crate) mod parse;
 
 use parse::{Op, Raw, RawLit};
 

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::ids;
 use crate::org::Org;
+use crate::syslog::SystemLog;
 use crate::timestamp::Millis;
 
 /// What to generate.
@@ -104,6 +105,7 @@ pub fn generate(spec: &OrgSpec) -> Org {
         clock,
         clock_offset: 0,
         rng,
+        system_log: SystemLog::default(),
     }
 }
 

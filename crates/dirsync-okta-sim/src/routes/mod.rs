@@ -2,6 +2,7 @@
 //! they share: the origin for hrefs, page responses, filter parameters.
 
 mod groups;
+mod logs;
 mod users;
 mod well_known;
 
@@ -14,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 
 use crate::admin;
@@ -23,6 +24,7 @@ use crate::faults::{self, PageItems};
 use crate::filter::{self, Dialect, Expr};
 use crate::hooks;
 use crate::middleware;
+use crate::oauth;
 use crate::paging::Query;
 use crate::ratelimit;
 use crate::server::Shared;
@@ -35,6 +37,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/groups", get(groups::list_groups))
         .route("/groups/{id}", get(groups::get_group))
         .route("/groups/{id}/users", get(groups::list_group_users))
+        .route("/logs", get(logs::list_logs))
         .fallback(path_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Changes timed to a request land only once it is sure to be served.
@@ -44,6 +47,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     // (a storm's 429 carries consistent headers), faults see handlers.
     let okta = Router::new()
         .route("/.well-known/okta-organization", get(well_known::well_known))
+        .route("/oauth2/v1/token", post(oauth::token::token))
         .nest("/api/v1", api)
         .fallback(path_not_found)
         .layer(from_fn_with_state(shared.clone(), faults::inject))

@@ -118,10 +118,14 @@ impl OktaClient {
     }
 
     async fn page<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, OktaError> {
+        self.page_of(url, Chain::Collection).await
+    }
+
+    pub(super) async fn page_of<T: DeserializeOwned>(&self, url: &Url, chain: Chain) -> Result<Page<T>, OktaError> {
         self.fetch(url, Auth::Token, |headers, body| {
             let items = parse_json::<Vec<T>>(url, body)?;
             self.check_page_size(url, items.len())?;
-            let next = self.next_link(url, headers)?;
+            let next = self.next_link(url, headers, chain)?;
             Ok(Page { items, next })
         })
         .await
@@ -148,8 +152,9 @@ impl OktaClient {
     /// The `next` link, resolved against the page's URL and refused unless it
     /// stays on the tenant's origins: it is checkpointed and later fetched
     /// with the token, so it is checked before anyone can store it. A link
-    /// back to the page itself is refused too (the chain would never end).
-    fn next_link(&self, page: &Url, headers: &HeaderMap) -> Result<Option<Url>, OktaError> {
+    /// back to the page itself is refused too (the chain would never end),
+    /// except when polling the System Log.
+    fn next_link(&self, page: &Url, headers: &HeaderMap, chain: Chain) -> Result<Option<Url>, OktaError> {
         let Some(target) = link::next_from_headers(headers) else {
             return Ok(None);
         };
@@ -158,13 +163,25 @@ impl OktaClient {
             reason: format!("invalid next link: {e}"),
         })?;
         self.check_origin(&next)?;
-        if link::same_page(page, &next) {
+        if chain == Chain::Collection && link::same_page(page, &next) {
             return Err(OktaError::LoopingLink {
                 path: path_and_query(page),
             });
         }
         Ok(Some(next))
     }
+}
+
+/// How a chain of pages ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Chain {
+    /// A collection: the last page has no `next`; a `next` to the page
+    /// itself would never end (`LoopingLink`).
+    Collection,
+    /// The System Log polled without `until`: every page has a `next`, and
+    /// when no event came it is the page itself (Okta keeps the same
+    /// `after`), to be asked again later.
+    Polling,
 }
 
 fn parse_json<T: DeserializeOwned>(url: &Url, body: &[u8]) -> Result<T, OktaError> {

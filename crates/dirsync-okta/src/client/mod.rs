@@ -1,10 +1,14 @@
 //! The client: page-at-a-time access by absolute URL.
 //!
 //! This module builds the client and holds what its clones share;
-//! `endpoints` is what a sync reads from Okta, `request` one request with
-//! its retries, `origins` where the token may go.
+//! `endpoints` is what a sync reads from Okta, `logs` the System Log,
+//! `request` one request with its retries, `origins` where the token may
+//! go, `access_token` a service app's access token.
 
+mod access_token;
+mod allowance;
 mod endpoints;
+mod logs;
 mod origins;
 mod request;
 
@@ -18,12 +22,13 @@ use reqwest::header::HeaderValue;
 use url::{Origin, Url};
 
 use crate::config::ClientConfig;
+use crate::credentials::Credentials;
 use crate::error::OktaError;
 use crate::limiter::Limiter;
 use crate::org_url::OrgUrl;
 use crate::resolve::PublicOnlyResolver;
 use crate::stats::{ClientStats, Counters, Observer};
-use crate::token::ApiToken;
+use access_token::TokenCache;
 
 /// One page of a collection, and where the chain goes on.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +51,9 @@ pub struct OktaClient {
 struct Inner {
     http: reqwest::Client,
     org: OrgUrl,
-    token: ApiToken,
+    credentials: Credentials,
+    /// A service app's access token (unused with an API token).
+    tokens: Arc<TokenCache>,
     config: ClientConfig,
     /// Origins a URL may have before the token is sent to it.
     origins: RwLock<HashSet<Origin>>,
@@ -57,11 +64,16 @@ struct Inner {
     clock_skew_ms: AtomicI64,
 }
 
-/// Whether a request carries the token.
+/// What a request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Auth {
+    /// The tenant's credentials: `SSWS` token or `Bearer` access token.
     Token,
+    /// Nothing (the well-known document).
     Anonymous,
+    /// A `POST` of the token request's form with a client assertion; only
+    /// to the tenant's origins, like the token.
+    ClientAssertion,
 }
 
 impl std::fmt::Debug for OktaClient {
@@ -73,20 +85,23 @@ impl std::fmt::Debug for OktaClient {
 }
 
 impl OktaClient {
-    /// Builds a client for one tenant. No request is made.
-    pub fn new(org: OrgUrl, token: ApiToken, config: ClientConfig) -> Result<Self, OktaError> {
-        Self::observed(org, token, config, None)
+    /// Builds a client for one tenant, with an [`crate::ApiToken`] or
+    /// [`crate::ServiceAppCredentials`]. No request is made (a service app's
+    /// access token is fetched by the first request that needs it).
+    pub fn new(org: OrgUrl, credentials: impl Into<Credentials>, config: ClientConfig) -> Result<Self, OktaError> {
+        Self::observed(org, credentials, config, None)
     }
 
     /// [`OktaClient::new`], telling `observer` of every exchange (metrics).
     pub fn observed(
         org: OrgUrl,
-        token: ApiToken,
+        credentials: impl Into<Credentials>,
         config: ClientConfig,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Self, OktaError> {
+        let credentials = credentials.into();
         config.validate()?;
-        token.authorization()?;
+        credentials.validate()?;
         if HeaderValue::from_str(&config.user_agent).is_err() {
             return Err(OktaError::InvalidConfig {
                 key: "user_agent",
@@ -128,11 +143,13 @@ impl OktaClient {
         })?;
         let origins = RwLock::new(HashSet::from([org.as_url().origin()]));
         let limiter = Limiter::new(&config);
+        let tokens = TokenCache::shared(&org, &credentials);
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 org,
-                token,
+                credentials,
+                tokens,
                 config,
                 origins,
                 counters: Counters::new(observer),

@@ -4,26 +4,31 @@
 
 use std::sync::atomic::Ordering;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use url::Url;
 
+use super::access_token::Presented;
 use super::origins::refuse_forbidden_literal;
 use super::{Auth, OktaClient, path_and_query};
+use crate::credentials::Credentials;
 use crate::error::OktaError;
 use crate::family::Family;
 use crate::retry::RetryState;
 use crate::stats::Exchange;
 
 impl OktaClient {
-    /// One logical request: origin check, attempts, retries.
+    /// One logical request: origin check, attempts, retries. A service
+    /// app's access token rejected with a 401 is dropped and the request
+    /// tried once more with a new one (Okta may revoke a token early).
     pub(super) async fn fetch<T>(
         &self,
         url: &Url,
         auth: Auth,
         parse: impl Fn(&HeaderMap, &[u8]) -> Result<T, OktaError>,
     ) -> Result<T, OktaError> {
-        if auth == Auth::Token {
+        if auth != Auth::Anonymous {
             self.check_origin(url)?;
         }
         if !self.inner.org.is_insecure() {
@@ -31,26 +36,44 @@ impl OktaClient {
             refuse_forbidden_literal(url)?;
         }
         let family = Family::from_path(url.path());
+        let method = if auth == Auth::ClientAssertion { "POST" } else { "GET" };
         let mut retry = RetryState::new(&self.inner.config);
+        let mut renewed_token = false;
         loop {
+            // Per attempt: a token refreshed meanwhile is used, and a token
+            // request signs a new assertion (Okta refuses a replayed jti).
+            let presented = match auth {
+                Auth::Token => self.present_credentials().await?,
+                Auth::ClientAssertion => self.token_request_form(url)?,
+                Auth::Anonymous => Presented::default(),
+            };
             // A span per HTTP attempt: the path but never the query (filters,
             // cursors) nor any header (the token).
             let span = tracing::info_span!(
                 "okta_request",
                 family = %family,
-                method = "GET",
+                method,
                 path = url.path(),
                 status = tracing::field::Empty,
                 otel.status_code = tracing::field::Empty,
             );
-            let attempt = self.attempt(url, family, auth, &parse);
+            let attempt = self.attempt(url, family, auth, &presented, &parse);
             let err = match tracing::Instrument::instrument(attempt, span.clone()).await {
                 Ok(value) => return Ok(value),
                 Err(err) => {
                     span.record("otel.status_code", "ERROR");
-                    err.scrubbed(&self.inner.token)
+                    self.scrub(err, &presented)
                 }
             };
+            if let (OktaError::Unauthorized { .. }, Some(generation), false) =
+                (&err, presented.generation, renewed_token)
+            {
+                renewed_token = true;
+                tracing::debug!(family = %family, "access token rejected; retrying with a new one");
+                self.drop_access_token(generation).await;
+                self.inner.counters.retry();
+                continue;
+            }
             let Some(delay) = retry.next_delay(&err) else {
                 return Err(err);
             };
@@ -65,18 +88,41 @@ impl OktaClient {
         }
     }
 
+    /// The error without any secret: the API token, and what this attempt
+    /// presented (an access token, a client assertion).
+    fn scrub(&self, err: OktaError, presented: &Presented) -> OktaError {
+        let mut secrets: Vec<&str> = Vec::with_capacity(2);
+        if let Credentials::ApiToken(token) = &self.inner.credentials {
+            secrets.push(token.expose());
+        }
+        if let Some(secret) = &presented.secret {
+            secrets.push(secret.expose_secret());
+        }
+        err.scrubbed(&secrets)
+    }
+
     /// One HTTP exchange, classified.
     async fn attempt<T>(
         &self,
         url: &Url,
         family: Family,
         auth: Auth,
+        presented: &Presented,
         parse: &impl Fn(&HeaderMap, &[u8]) -> Result<T, OktaError>,
     ) -> Result<T, OktaError> {
         let path = path_and_query(url);
-        let mut request = self.inner.http.get(url.clone()).header(ACCEPT, "application/json");
-        if auth == Auth::Token {
-            request = request.header(AUTHORIZATION, self.inner.token.authorization()?);
+        let mut request = match &presented.form {
+            Some(form) => self
+                .inner
+                .http
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form.expose_secret().to_owned()),
+            None => self.inner.http.get(url.clone()),
+        };
+        request = request.header(ACCEPT, "application/json");
+        if let Some(header) = &presented.header {
+            request = request.header(AUTHORIZATION, header.clone());
         }
         let limiter = &self.inner.limiter;
         // Held until the body is read: a request is in flight until then.
@@ -123,6 +169,10 @@ impl OktaClient {
         tracing::trace!(status = status.as_u16(), bytes = body.len(), "Okta response");
         if status.is_success() {
             parse(&headers, &body)
+        } else if auth == Auth::ClientAssertion {
+            Err(OktaError::from_token_response(status, &headers, &body, &path))
+        } else if presented.generation.is_some() {
+            Err(OktaError::from_response(status, &headers, &body, &path).for_bearer())
         } else {
             Err(OktaError::from_response(status, &headers, &body, &path))
         }

@@ -7,6 +7,7 @@ use std::error::Error as _;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
+use super::oauth::insufficient_scope;
 use super::{ErrorDetail, OktaError};
 use crate::rate_headers::RateLimitHeaders;
 use crate::resolve::NonPublicResolution;
@@ -40,6 +41,11 @@ impl OktaError {
                 status: Some(code),
                 reason: "HTTP 408 request timeout".to_owned(),
             };
+        }
+        if status == StatusCode::FORBIDDEN
+            && let Some(scope) = insufficient_scope(headers)
+        {
+            return OktaError::MissingScope { path, scope, detail };
         }
         classify_client_error(code, path, detail)
     }
@@ -85,7 +91,7 @@ impl OktaError {
     }
 }
 
-fn rate_limited(path: String, headers: &HeaderMap, detail: Box<ErrorDetail>) -> OktaError {
+pub(super) fn rate_limited(path: String, headers: &HeaderMap, detail: Box<ErrorDetail>) -> OktaError {
     let rate = RateLimitHeaders::parse(headers);
     OktaError::RateLimited {
         path,

@@ -5,8 +5,6 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::token::ApiToken;
-
 /// The parts of Okta's error body (`errorCode`, `errorSummary`, `errorId`,
 /// `errorCauses`) that help a person; every field is optional because 5xx
 /// bodies are sometimes HTML and proxies answer with their own pages.
@@ -56,14 +54,32 @@ impl ErrorDetail {
         self.error_code.is_some()
     }
 
-    pub(super) fn scrub(&mut self, token: &ApiToken) {
+    /// An OAuth 2.0 error body (`error`, `error_description`), as the token
+    /// endpoint sends: `error` becomes the code, the description the summary.
+    pub fn from_oauth_body(body: &[u8]) -> Self {
+        #[derive(Deserialize)]
+        struct Body {
+            error: Option<String>,
+            error_description: Option<String>,
+        }
+        match serde_json::from_slice::<Body>(body) {
+            Ok(b) => Self {
+                error_code: b.error,
+                summary: b.error_description,
+                ..Self::default()
+            },
+            Err(_) => Self::default(),
+        }
+    }
+
+    pub(super) fn scrub(&mut self, scrub: &impl Fn(&mut String)) {
         for text in [&mut self.error_code, &mut self.summary, &mut self.error_id]
             .into_iter()
             .flatten()
         {
-            token.scrub(text);
+            scrub(text);
         }
-        self.causes.iter_mut().for_each(|c| token.scrub(c));
+        self.causes.iter_mut().for_each(scrub);
     }
 }
 

@@ -4,6 +4,9 @@
 //! |---|---|---|
 //! | `Unauthorized` | stop; ask for a new token | `invalid_token` |
 //! | `Forbidden` | stop; ask for a Super Admin token | `access_denied` |
+//! | `AdminRoleMissing` | stop; ask for an admin role on the service app | `access_denied` |
+//! | `InvalidClient` | stop; ask for the right client ID / public key | `invalid_client` |
+//! | `InvalidScope`, `MissingScope` | stop; ask for the scopes to be granted | `missing_scope` |
 //! | `NotFound` | a missing object, or a wrong org | `org_not_found` for the org |
 //! | `RateLimited` | wait until `reset_at`, retry | (retried here) |
 //! | `Transient`, `Malformed` | back off, retry | `okta_unavailable` |
@@ -12,14 +15,16 @@
 //! | `TooLarge`, `TooManyItems`, `LoopingLink` | a broken or hostile server (or a cap set too low): never retried | `okta_unavailable` |
 //!
 //! Errors carry the request's path and query, never headers, bodies or the
-//! token (see [`crate::ApiToken`]).
+//! token (see [`crate::ApiToken`]), nor an access token or client assertion.
 //!
 //! This module holds the enum and what callers ask of an error;
 //! `classify` turns a response or a transport failure into one, `detail`
-//! reads Okta's error body.
+//! reads Okta's error body, `oauth` classifies the token endpoint's answers
+//! and a Bearer token's `WWW-Authenticate` challenge.
 
 mod classify;
 mod detail;
+mod oauth;
 #[cfg(test)]
 mod tests;
 
@@ -27,7 +32,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::token::ApiToken;
+use crate::token::scrub_secret;
 
 pub use detail::ErrorDetail;
 
@@ -48,6 +53,41 @@ pub enum OktaError {
     Forbidden {
         status: u16,
         path: String,
+        detail: Box<ErrorDetail>,
+    },
+    /// 403 `E0000006` to a service app's access token: the app has no admin
+    /// role (Okta wants at least Read-Only Administrator). Never retried.
+    #[error("the service app has no admin role allowing this (HTTP {status}) for {path}: {detail}")]
+    AdminRoleMissing {
+        status: u16,
+        path: String,
+        detail: Box<ErrorDetail>,
+    },
+    /// The token endpoint refused the service app (`invalid_client`, or
+    /// `unauthorized_client`): an unknown client ID, an assertion signed
+    /// by a key the app does not have, or an app that may not use client
+    /// credentials. Never retried.
+    #[error("Okta refused the service app's client ID or key (HTTP {status}) for {path}: {detail}")]
+    InvalidClient {
+        status: u16,
+        path: String,
+        detail: Box<ErrorDetail>,
+    },
+    /// The token endpoint refused scopes not granted to the app
+    /// (`invalid_scope`, or `access_denied` naming scopes); `scopes` are
+    /// the ones Okta's description names (empty when it names none).
+    #[error("Okta did not grant the service app the scopes asked for ({}) for {path}: {detail}", scope_list(.scopes))]
+    InvalidScope {
+        path: String,
+        scopes: Vec<String>,
+        detail: Box<ErrorDetail>,
+    },
+    /// 403 with `WWW-Authenticate: Bearer ..., error="insufficient_scope",
+    /// scope="..."`: the access token lacks the scope this call needs.
+    #[error("the service app's access token lacks the scope `{scope}` needed for {path}")]
+    MissingScope {
+        path: String,
+        scope: String,
         detail: Box<ErrorDetail>,
     },
     /// 404, `E0000007`.
@@ -127,6 +167,14 @@ pub enum OktaError {
     InvalidConfig { key: &'static str, reason: &'static str },
 }
 
+fn scope_list(scopes: &[String]) -> String {
+    if scopes.is_empty() {
+        "Okta did not name them".to_owned()
+    } else {
+        scopes.join(", ")
+    }
+}
+
 fn concurrency_note(concurrency: bool) -> &'static str {
     if concurrency { " (concurrent request cap)" } else { "" }
 }
@@ -174,6 +222,10 @@ impl OktaError {
         match self {
             OktaError::Unauthorized { detail, .. }
             | OktaError::Forbidden { detail, .. }
+            | OktaError::AdminRoleMissing { detail, .. }
+            | OktaError::InvalidClient { detail, .. }
+            | OktaError::InvalidScope { detail, .. }
+            | OktaError::MissingScope { detail, .. }
             | OktaError::NotFound { detail, .. }
             | OktaError::RateLimited { detail, .. }
             | OktaError::Other { detail, .. } => detail.error_code.as_deref(),
@@ -181,30 +233,44 @@ impl OktaError {
         }
     }
 
-    /// Removes the token from every text the error carries.
-    pub(crate) fn scrubbed(mut self, token: &ApiToken) -> Self {
+    /// Removes every one of `secrets` (the API token, an access token, a
+    /// client assertion) from every text the error carries.
+    pub(crate) fn scrubbed(mut self, secrets: &[&str]) -> Self {
+        let scrub = |text: &mut String| secrets.iter().for_each(|secret| scrub_secret(secret, text));
         match &mut self {
             OktaError::Unauthorized { path, detail, .. }
             | OktaError::Forbidden { path, detail, .. }
+            | OktaError::AdminRoleMissing { path, detail, .. }
+            | OktaError::InvalidClient { path, detail, .. }
             | OktaError::NotFound { path, detail }
             | OktaError::RateLimited { path, detail, .. }
             | OktaError::Other { path, detail, .. } => {
-                token.scrub(path);
-                detail.scrub(token);
+                scrub(path);
+                detail.scrub(&scrub);
+            }
+            OktaError::InvalidScope { path, scopes, detail } => {
+                scrub(path);
+                scopes.iter_mut().for_each(scrub);
+                detail.scrub(&scrub);
+            }
+            OktaError::MissingScope { path, scope, detail } => {
+                scrub(path);
+                scrub(scope);
+                detail.scrub(&scrub);
             }
             OktaError::Transient { path, reason, .. }
             | OktaError::Unreachable { path, reason, .. }
             | OktaError::Malformed { path, reason } => {
-                token.scrub(path);
-                token.scrub(reason);
+                scrub(path);
+                scrub(reason);
             }
             OktaError::ForeignLink { origin, path } => {
-                token.scrub(origin);
-                token.scrub(path);
+                scrub(origin);
+                scrub(path);
             }
             OktaError::TooLarge { path, .. }
             | OktaError::TooManyItems { path, .. }
-            | OktaError::LoopingLink { path } => token.scrub(path),
+            | OktaError::LoopingLink { path } => scrub(path),
             OktaError::InvalidConfig { .. } => {}
         }
         self

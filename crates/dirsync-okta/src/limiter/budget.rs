@@ -140,6 +140,12 @@ impl Budget {
         Some(remaining)
     }
 
+    /// Requests a minute the pace lets through, and the hold, if any.
+    pub(super) fn allowance(&self, pace: &Pace) -> (u32, Option<Instant>) {
+        let usable = self.limit.saturating_sub(pace.reserve_count(self.limit)).max(1);
+        (usable, self.hold_until)
+    }
+
     /// Holds the family until `until`, unless it is held longer already.
     pub(super) fn hold_until(&mut self, until: Instant) {
         if self.hold_until.is_none_or(|t| t < until) {

@@ -21,6 +21,7 @@
 //! from responses; each family's state (GCRA, window, hold) is a
 //! `budget::Budget`.
 
+mod allowance;
 mod budget;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ use crate::family::Family;
 use crate::rate_headers::RateLimitHeaders;
 use crate::retry::jitter;
 use crate::stats::Counters;
+pub use allowance::RateAllowance;
 use budget::{Budget, Pace};
 
 /// Held while a request is in flight; dropping it frees a concurrency slot.
@@ -47,7 +49,7 @@ pub(crate) struct Permit {
 }
 
 pub(crate) struct Limiter {
-    families: [Mutex<Budget>; 4],
+    families: [Mutex<Budget>; Family::ALL.len()],
     in_flight: Arc<Semaphore>,
     pace: Pace,
     jitter: Duration,

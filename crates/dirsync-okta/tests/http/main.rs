@@ -7,6 +7,7 @@ mod pages;
 mod proxy;
 mod rate_limits;
 mod server;
+mod service_app;
 mod ssrf;
 
 /// A user as Okta lists it.

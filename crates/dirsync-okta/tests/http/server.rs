@@ -72,6 +72,8 @@ pub struct Seen {
     pub authorization: Option<String>,
     pub user_agent: Option<String>,
     pub accept: Option<String>,
+    /// The request body (a token request's form), as text.
+    pub body: String,
 }
 
 #[derive(Default)]
@@ -146,7 +148,8 @@ pub fn fast_config() -> ClientConfig {
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     // Keep only the parts: the body type is not Sync, so a borrow of the
     // whole request cannot live across the awaits below.
-    let (request, _body) = request.into_parts();
+    let (request, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
     let header = |name| {
         request
             .headers
@@ -163,6 +166,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         authorization: header(AUTHORIZATION.as_str()),
         user_agent: header("user-agent"),
         accept: header("accept"),
+        body: String::from_utf8_lossy(&body).into_owned(),
     };
     shared.seen.lock().unwrap().push(seen);
     let reply = {

@@ -2,12 +2,15 @@
 //! claimed exactly once ([`pages`]), rows upserted set-based, skipping
 //! unchanged ones ([`stored`]), each change with its event ([`upserts`]).
 
+mod log_apply;
+mod log_reads;
 mod pages;
 mod reads;
 mod stored;
 mod upserts;
 
 use dirsync_domain::{RunId, TenantId};
+pub use log_apply::{LogApplied, LogBatch, LogChange};
 use pages::{ClaimedPage, add_tallies, claim_pages, record_seen};
 pub use reads::{DirectoryQuery, GroupRow, UserRow};
 use upserts::{insert_members, upsert_groups, upsert_users};

@@ -2,13 +2,15 @@
 //! manual request returns the active run rather than a second one). When
 //! the daily runs are due is in [`schedule`]; how a worker holds a run is
 //! in [`lease`], how it pages Okta in [`chains`], how a full run's removals
-//! are confirmed in [`removal_check`], how a run ends exactly once in
+//! are confirmed in [`removal_check`], why it is not done yet and when it
+//! will be in [`progress`], how a run ends exactly once in
 //! [`finalize`], how a request nobody took is sent again in [`redelivery`],
 //! and what the API shows in [`views`].
 
 mod chains;
 mod finalize;
 mod lease;
+mod progress;
 mod redelivery;
 mod removal_check;
 mod schedule;
@@ -17,6 +19,7 @@ mod views;
 pub use chains::{ChainState, Checkpoint, NewChain};
 pub use finalize::{FetchedSweep, Finalize};
 pub use lease::{ClaimedRun, Lease};
+pub use progress::{ProgressReport, RunEstimate, RunStatus};
 pub use redelivery::WorkRequest;
 pub use removal_check::{ConfirmedGone, RowKind};
 pub(crate) use schedule::pick_schedule_minute;
@@ -82,6 +85,15 @@ pub struct RunRecord {
     pub slices: i32,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The removal check's phase: asked for by the writers, done by a worker.
+    pub removals_requested_at: Option<OffsetDateTime>,
+    pub removals_checked_at: Option<OffsetDateTime>,
+    /// The worker's latest progress report (`progress`): the Okta requests
+    /// the run will have made in all, the rate its remaining requests may
+    /// go at, and until when the limiter holds them.
+    pub requests_expected: Option<i64>,
+    pub allowed_rpm: Option<i32>,
+    pub rate_limited_until: Option<OffsetDateTime>,
 }
 
 /// Text columns parsed into domain enums as rows are read.
@@ -157,7 +169,8 @@ pub(crate) const RUN_SELECT: &str = "SELECT r.id, r.tenant_id, r.mode, r.trigger
         r.pending_user_removals, r.pending_group_removals, r.pending_membership_removals,
         r.memberships_unverified, r.deletions_confirmed_at, r.superseded_by, r.okta_started_at,
         r.clock_skew_ms, r.lost_leases, r.records_rejected, r.rejected_sample, r.slices,
-        r.error_code, r.error_message
+        r.error_code, r.error_message, r.removals_requested_at, r.removals_checked_at,
+        r.requests_expected, r.allowed_rpm, r.rate_limited_until
 
     FROM sync_runs r";
 

@@ -12,7 +12,8 @@ pub struct TenantHealth {
     pub tenant_id: TenantId,
     /// End of the last successful run.
     pub last_success: Option<OffsetDateTime>,
-    /// Last time a run reached Okta with the token (it lapses 30 days on).
+    /// Last time a run reached Okta with the API token (it lapses 30 days
+    /// on); `None` for a service app, which does not lapse.
     pub last_okta_success: Option<OffsetDateTime>,
     /// Failed runs since the last success.
     pub consecutive_failures: i64,
@@ -33,7 +34,8 @@ impl Tenants {
         // Index-driven per tenant (`sync_runs_tenant_created`): the newest
         // success, then the failures after it.
         let tenants: Vec<TenantHealth> = sqlx::query_as(
-            "SELECT t.id AS tenant_id, s.last_success, t.last_okta_success_at AS last_okta_success,
+            "SELECT t.id AS tenant_id, s.last_success,
+                    CASE WHEN t.credential_kind = 'api_token' THEN t.last_okta_success_at END AS last_okta_success,
                     (SELECT count(*) FROM sync_runs f
                      WHERE f.tenant_id = t.id AND f.state = 'failed'
                        AND f.created_at > coalesce(s.created_at, '-infinity')) AS consecutive_failures

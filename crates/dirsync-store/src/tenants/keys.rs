@@ -7,9 +7,9 @@ use dirsync_domain::TenantId;
 /// What `dirsync keys rotate` did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyRotation {
-    /// Tokens now encrypted under the active key that were not before.
+    /// Secrets (tokens and service-app keys) now encrypted under the active key that were not before.
     pub re_encrypted: u64,
-    /// Tokens that already were.
+    /// Secrets that already were.
     pub already_current: u64,
     /// Tenants whose token could not be decrypted (no key with its id, or
     /// the wrong key under that id), with the reason; left untouched.
@@ -17,7 +17,7 @@ pub struct KeyRotation {
 }
 
 impl Tenants {
-    /// Re-encrypts every tenant's token that is not under the cipher's
+    /// Re-encrypts every tenant's token (and service-app private key) that is not under the cipher's
     /// active key (or not yet bound to its Okta origin). Each row is
     /// rewritten only if it still holds what was read, so credentials
     /// replaced meanwhile are never overwritten. Refuses to start when a
@@ -45,7 +45,7 @@ impl Tenants {
         }
         let rows: Vec<Sealed> = sqlx::query_as(
             "SELECT id, token_ciphertext, token_key_id, okta_url, token_aad_version FROM tenants
-             WHERE token_key_id <> $1 OR token_aad_version <> $2 ORDER BY id",
+             WHERE token_ciphertext IS NOT NULL AND (token_key_id <> $1 OR token_aad_version <> $2) ORDER BY id",
         )
         .bind(active)
         .bind(version)
@@ -91,6 +91,7 @@ impl Tenants {
                 report.already_current += 1;
             }
         }
+        super::credentials::rotate_keys(self, cipher, &mut report).await?;
         Ok(report)
     }
 }

@@ -1,13 +1,16 @@
-//! Tenants: a customer org registered with its instance URL and its API
-//! token (sealed, see `cipher`), found by id or name; changed in
-//! [`settings`], re-keyed in [`keys`], shown to the API in [`views`], and
-//! watched in [`health`].
+//! Tenants: a customer org registered with its instance URL and its
+//! credentials (an API token or a service app, sealed: see `cipher` and
+//! [`credentials`]), found by id or name; changed in [`settings`],
+//! re-keyed in [`keys`], shown to the API in [`views`], and watched in
+//! [`health`].
 
+mod credentials;
 mod health;
 mod keys;
 mod settings;
 mod views;
 
+pub use credentials::{CredentialKind, NewCredentials, NewServiceAppKey, ServiceAppPublicKey, TenantSecret};
 pub use health::{FleetHealth, TenantHealth};
 pub use keys::KeyRotation;
 pub use settings::TenantSettingsPatch;
@@ -15,7 +18,6 @@ pub use views::TenantView;
 
 use crate::{StoreError, Tenants, TokenCipher};
 use dirsync_domain::TenantId;
-use secrecy::SecretString;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
@@ -34,63 +36,53 @@ pub struct NewTenant<'a> {
     pub name: &'a str,
     /// Already validated and normalised by the caller.
     pub okta_url: &'a str,
-    pub api_token: &'a SecretString,
+    pub credentials: NewCredentials<'a>,
 }
 
 impl Tenants {
     pub async fn create(&self, cipher: &TokenCipher, new: NewTenant<'_>) -> Result<Tenant, StoreError> {
         let id = TenantId::generate();
-        let (key_id, sealed) = cipher.encrypt(id, new.okta_url, new.api_token);
         let mut tx = self.pool.begin().await?;
         keys::record_key_fingerprint(&mut tx, cipher).await?;
         let minute = crate::runs::pick_schedule_minute(&mut tx, id, None).await?;
-        let tenant = sqlx::query_as::<_, Tenant>(
-            "INSERT INTO tenants (id, name, okta_url, token_ciphertext, token_key_id, schedule_minute, token_aad_version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             RETURNING id, name, okta_url, okta_org_id, last_okta_success_at, created_at",
+        // Inserted as a service app without a token (the kind's CHECK holds
+        // at every statement), then given its credentials.
+        sqlx::query(
+            "INSERT INTO tenants (id, name, okta_url, schedule_minute, token_aad_version, credential_kind)
+             VALUES ($1, $2, $3, $4, $5, 'service_app')",
         )
         .bind(id)
         .bind(new.name)
         .bind(new.okta_url)
-        .bind(sealed)
-        .bind(key_id)
         .bind(minute)
         .bind(crate::cipher::AAD_VERSION)
+        .execute(&mut *tx)
+        .await?;
+        credentials::set_credentials(&mut tx, cipher, id, new.okta_url, &new.credentials).await?;
+        let tenant = sqlx::query_as::<_, Tenant>(
+            "SELECT id, name, okta_url, okta_org_id, last_okta_success_at, created_at FROM tenants WHERE id = $1",
+        )
+        .bind(id)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(tenant)
     }
 
+    /// Gives the tenant new credentials (of either kind) and maybe a new
+    /// instance URL. Its directory stays as it is.
     pub async fn replace_credentials(
         &self,
         cipher: &TokenCipher,
         tenant_id: TenantId,
         okta_url: &str,
-        api_token: &SecretString,
+        new: NewCredentials<'_>,
     ) -> Result<(), StoreError> {
-        let (key_id, sealed) = cipher.encrypt(tenant_id, okta_url, api_token);
         let mut tx = self.pool.begin().await?;
         keys::record_key_fingerprint(&mut tx, cipher).await?;
-        let done = sqlx::query(
-            "UPDATE tenants SET okta_url = $2, token_ciphertext = $3, token_key_id = $4, token_aad_version = $5,
-                    updated_at = now()
-             WHERE id = $1",
-        )
-        .bind(tenant_id)
-        .bind(okta_url)
-        .bind(sealed)
-        .bind(key_id)
-        .bind(crate::cipher::AAD_VERSION)
-        .execute(&mut *tx)
-        .await?;
+        credentials::lock(&mut tx, tenant_id).await?;
+        credentials::set_credentials(&mut tx, cipher, tenant_id, okta_url, &new).await?;
         tx.commit().await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                what: "tenant",
-                id: tenant_id.to_string(),
-            });
-        }
         Ok(())
     }
 
@@ -130,28 +122,6 @@ impl Tenants {
                 id: id_or_name.to_owned(),
             }),
         }
-    }
-
-    /// The tenant's instance URL and decrypted token, for the worker alone.
-    pub async fn credentials(
-        &self,
-        cipher: &TokenCipher,
-        tenant_id: TenantId,
-    ) -> Result<(String, SecretString), StoreError> {
-        let row: Option<(String, Vec<u8>, String, i16)> = sqlx::query_as(
-            "SELECT okta_url, token_ciphertext, token_key_id, token_aad_version FROM tenants WHERE id = $1",
-        )
-        .bind(tenant_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let (url, sealed, key_id, version) = row.ok_or_else(|| StoreError::NotFound {
-            what: "tenant",
-            id: tenant_id.to_string(),
-        })?;
-        // Sealed for the URL it was given with: a URL changed behind our back
-        // makes this fail rather than send the token elsewhere.
-        let token = cipher.decrypt(tenant_id, &url, version, &key_id, &sealed)?;
-        Ok((url, token))
     }
 
     /// Okta answered this tenant's token: the token's 30-day idle clock restarts.

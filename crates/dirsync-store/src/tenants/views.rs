@@ -1,5 +1,5 @@
-//! Tenants as the HTTP API shows them: settings and health, never the
-//! token; listed as keyset pages (`WHERE id > $after`), never `OFFSET`.
+//! Tenants as the HTTP API shows them: settings and health, never a
+//! secret; listed as keyset pages (`WHERE id > $after`), never `OFFSET`.
 
 use crate::{StoreError, Tenants};
 use dirsync_domain::TenantId;
@@ -13,6 +13,10 @@ pub struct TenantView {
     pub name: String,
     pub okta_url: String,
     pub okta_org_id: Option<String>,
+    /// `api_token` or `service_app` (see [`super::CredentialKind`]).
+    pub credential_kind: String,
+    /// The service app's client id, once given.
+    pub service_app_client_id: Option<String>,
     /// Okta last answered this tenant's token (its 30-day idle clock).
     pub last_okta_success_at: Option<OffsetDateTime>,
     pub schedule_minute: i32,
@@ -33,7 +37,8 @@ pub struct TenantView {
     pub updated_at: OffsetDateTime,
 }
 
-pub(crate) const TENANT_COLUMNS: &str = "id, name, okta_url, okta_org_id, last_okta_success_at,
+pub(crate) const TENANT_COLUMNS: &str = "id, name, okta_url, okta_org_id, credential_kind, service_app_client_id,
+    last_okta_success_at,
     schedule_minute, preferred_hour, time_zone, deletion_max_percent, deletion_min_users,
     deletion_max_percent_groups, deletion_min_groups, deletion_max_percent_memberships, deletion_min_memberships,
     event_summary_percent, last_success_at, last_full_success_at, created_at, updated_at";

@@ -1,12 +1,14 @@
 //! The fetch phase of a run: its chains planned ([`plan`]; a first sync's
 //! users split by what Okta says, [`first_split`]), walked page by page
 //! with a checkpoint after each ([`walk`]), each page turned into a
-//! message for the writers ([`page`]). The phase ends when every chain has:
-//! the run is the writers' then, and the worker's slot is free.
+//! message for the writers ([`page`]), its progress told as it goes
+//! ([`progress`]). The phase ends when every chain has: the run is the
+//! writers' then, and the worker's slot is free.
 
 mod first_split;
 mod page;
 mod plan;
+mod progress;
 mod walk;
 
 pub(crate) use page::not_proof;
@@ -55,6 +57,33 @@ impl<'a> RunExecutor<'a> {
     /// Fetches whatever the run still lacks, then tells the writers how
     /// many pages to expect and lets the lease go.
     pub async fn execute(&self) -> Result<(), RunError> {
+        // Progress is told beside the fetch (a hold on the very first
+        // request included), and stops with it.
+        let org = tokio::select! {
+            fetched = self.fetch_all() => fetched?,
+            never = self.report_progress() => match never {},
+        };
+        // A full run's removals are checked once the writers have applied
+        // every page: the writer that writes the last one asks a worker.
+        let pages = self
+            .ctx
+            .deps
+            .store
+            .runs()
+            .complete_fetch(self.run.run_id, &self.run.lease, self.take_requests())
+            .await?
+            .ok_or(RunError::LeaseLost)?;
+        self.ctx
+            .deps
+            .store
+            .tenants()
+            .record_okta_success(self.run.tenant_id, Some(&org.id))
+            .await?;
+        self.announce_completion(pages).await
+    }
+
+    /// Plans the run's chains (once) and walks every one to its end.
+    async fn fetch_all(&self) -> Result<dirsync_okta::Organization, RunError> {
         let org = self.client.organization().await?;
         // Okta's next links may name the canonical domain of a custom-domain org.
         self.client.allow_origin(&org.domain);
@@ -112,23 +141,7 @@ impl<'a> RunExecutor<'a> {
             self.walk_members().await
         };
         futures::try_join!(users_walk, groups_then_members)?;
-        // A full run's removals are checked once the writers have applied
-        // every page: the writer that writes the last one asks a worker.
-        let pages = self
-            .ctx
-            .deps
-            .store
-            .runs()
-            .complete_fetch(self.run.run_id, &self.run.lease, self.take_requests())
-            .await?
-            .ok_or(RunError::LeaseLost)?;
-        self.ctx
-            .deps
-            .store
-            .tenants()
-            .record_okta_success(self.run.tenant_id, Some(&org.id))
-            .await?;
-        self.announce_completion(pages).await
+        Ok(org)
     }
 
     /// Ends the walk when the run's time slice is over (fair share: the run

@@ -70,11 +70,13 @@ impl RunExecutor<'_> {
                     if everyone::is_everyone(group.group_type.as_str(), group.name()) {
                         // Everyone holds every user: derived at finalize, never paged
                         // (the rule: `dirsync_domain::everyone`).
+                        // Its usersCount is the org's size: what a run's
+                        // estimate needs (`progress.rs`); nothing checks it.
                         fetched.done_chains.push(NewChain {
                             chain: Chain::Everyone {
                                 group_id: OktaGroupId::from(group.id.as_str()),
                             },
-                            expected_rows: None,
+                            expected_rows: group.users_count.and_then(|n| u32::try_from(n).ok()),
                         });
                         continue;
                     }

@@ -66,7 +66,7 @@ pub async fn tenant(store: &Store) -> TenantId {
     let new = NewTenant {
         name: "acme",
         okta_url: "https://acme.okta.com",
-        api_token: &token,
+        credentials: dirsync_store::NewCredentials::ApiToken(&token),
     };
     store.tenants().create(&cipher, new).await.unwrap().id
 }

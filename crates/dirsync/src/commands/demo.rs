@@ -109,7 +109,7 @@ async fn register_tenant(
         Ok(tenant) => {
             store
                 .tenants()
-                .replace_credentials(cipher, tenant.id, &url, &token)
+                .replace_credentials(cipher, tenant.id, &url, dirsync_store::NewCredentials::ApiToken(&token))
                 .await?;
             // A run left active by an interrupted demo points at a dead simulator.
             store.runs().supersede_active(tenant.id).await?;
@@ -119,7 +119,7 @@ async fn register_tenant(
             let new = NewTenant {
                 name: DEMO_TENANT,
                 okta_url: &url,
-                api_token: &token,
+                credentials: dirsync_store::NewCredentials::ApiToken(&token),
             };
             Ok(store.tenants().create(cipher, new).await?.id)
         }

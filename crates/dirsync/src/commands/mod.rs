@@ -72,6 +72,7 @@ fn process(command: &Command) -> dirsync_telemetry::Process {
         scheduler: false,
         worker: false,
         writer: false,
+        poller: false,
     };
     let (name, roles) = match command {
         Command::Migrate => ("migrate", none),
@@ -80,6 +81,7 @@ fn process(command: &Command) -> dirsync_telemetry::Process {
         Command::Scheduler => ("scheduler", Roles::only_scheduler()),
         Command::Worker => ("worker", Roles::only_worker()),
         Command::Writer => ("writer", Roles::only_writer()),
+        Command::Poller => ("poller", Roles::only_poller()),
         Command::Tenant(_) => ("tenant", none),
         Command::Sync(_) => ("sync", none),
         Command::Run(_) => ("run", none),
@@ -139,6 +141,21 @@ async fn run(config: &Config, command: Command, shutdown: CancellationToken) -> 
             .await?
         }
         Command::Writer => run_roles(config, connect(config).await?, None, Roles::only_writer(), shutdown).await?,
+        Command::Poller => {
+            anyhow::ensure!(
+                config.poller.enabled,
+                "the poller is off: set `poller.enabled = true` (DIRSYNC_POLLER__ENABLED=true)"
+            );
+            let cipher = cipher(config)?;
+            run_roles(
+                config,
+                connect(config).await?,
+                Some(cipher),
+                Roles::only_poller(),
+                shutdown,
+            )
+            .await?
+        }
         Command::Tenant(cmd) => tenant::run(config, cmd).await?,
         Command::Sync(args) => return sync::run(config, args).await,
         Command::Run(args) => {

@@ -2,7 +2,7 @@ use crate::config::Config;
 use dirsync_api::{ApiDeps, Resolver, UrlPolicy};
 use dirsync_scheduler::SchedulerDeps;
 use dirsync_store::{Store, TokenCipher};
-use dirsync_worker::WorkerDeps;
+use dirsync_worker::{WorkerDeps, poller::PollerDeps};
 use dirsync_writer::WriterDeps;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +14,8 @@ pub struct Roles {
     pub scheduler: bool,
     pub worker: bool,
     pub writer: bool,
+    /// The System Log poller; it starts only when `poller.enabled`.
+    pub poller: bool,
 }
 
 impl Roles {
@@ -22,6 +24,7 @@ impl Roles {
         scheduler: true,
         worker: true,
         writer: true,
+        poller: true,
     };
     /// What a sync needs: no HTTP listener.
     pub const PIPELINE: Roles = Roles {
@@ -29,6 +32,7 @@ impl Roles {
         scheduler: true,
         worker: true,
         writer: true,
+        poller: true,
     };
 
     pub fn only_api() -> Roles {
@@ -37,6 +41,7 @@ impl Roles {
             scheduler: false,
             worker: false,
             writer: false,
+            poller: false,
         }
     }
 
@@ -46,6 +51,7 @@ impl Roles {
             scheduler: true,
             worker: false,
             writer: false,
+            poller: false,
         }
     }
 
@@ -55,6 +61,7 @@ impl Roles {
             scheduler: false,
             worker: true,
             writer: false,
+            poller: false,
         }
     }
 
@@ -64,6 +71,17 @@ impl Roles {
             scheduler: false,
             worker: false,
             writer: true,
+            poller: false,
+        }
+    }
+
+    pub fn only_poller() -> Roles {
+        Roles {
+            api: false,
+            scheduler: false,
+            worker: false,
+            writer: false,
+            poller: true,
         }
     }
 
@@ -74,6 +92,7 @@ impl Roles {
             (self.scheduler, "scheduler"),
             (self.worker, "worker"),
             (self.writer, "writer"),
+            (self.poller, "poller"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -124,7 +143,9 @@ pub async fn run_roles(
         tasks.spawn(dirsync_scheduler::run(config.scheduler.clone(), deps, shutdown.clone()));
     }
     if roles.worker {
-        let cipher = cipher.ok_or_else(|| anyhow::anyhow!("the worker needs the token encryption key"))?;
+        let cipher = cipher
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the worker needs the token encryption key"))?;
         let deps = WorkerDeps {
             store: store.clone(),
             cipher,
@@ -134,6 +155,25 @@ pub async fn run_roles(
             metrics: metrics.clone(),
         };
         tasks.spawn(dirsync_worker::run(config.worker.clone(), deps, shutdown.clone()));
+    }
+    if roles.poller && config.poller.enabled {
+        config
+            .poller
+            .validate()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        let cipher = cipher
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the poller needs the token encryption key"))?;
+        let deps = PollerDeps {
+            store: store.clone(),
+            cipher,
+            okta: config.okta.clone(),
+        };
+        tasks.spawn(dirsync_worker::poller::run(
+            config.poller.clone(),
+            deps,
+            shutdown.clone(),
+        ));
     }
     if roles.writer {
         let deps = WriterDeps {

@@ -14,8 +14,12 @@ pub(super) async fn run(args: SimArgs, shutdown: CancellationToken) -> anyhow::R
         "okta-sim: {} users, {} groups (seed {}) on http://{addr}",
         args.users, args.groups, args.seed
     );
+    // The `/__sim/` surface lets tests in another process change the org
+    // and register OAuth service apps (scripts/okta-sdk-check.sh); the
+    // simulator listens on loopback only.
     let config = SimConfig {
         token: args.token,
+        admin_api: true,
         ..SimConfig::default()
     };
     dirsync_okta_sim::run_standalone(addr, &spec, config, shutdown).await?;

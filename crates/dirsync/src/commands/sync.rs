@@ -33,8 +33,19 @@ pub(super) async fn run(config: &Config, args: SyncArgs) -> anyhow::Result<ExitC
     }
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
     bar.enable_steady_tick(Duration::from_millis(120));
-    let finished = progress::wait_for_run(&store, run.id, Duration::from_secs(args.timeout), |r| {
-        bar.set_message(progress::progress_line(r))
+    // One line each time what the run waits for changes; the spinner
+    // carries the counters in between.
+    let mut told: Option<&'static str> = None;
+    let finished = progress::wait_for_run_status(&store, run.id, Duration::from_secs(args.timeout), |r, status| {
+        bar.set_message(progress::progress_line(r));
+        let Some(status) = status else { return };
+        let code = status.waiting_for.as_ref().map(|w| w.code());
+        if code != told {
+            told = code;
+            if let Some(line) = progress::waiting_line(status, time::OffsetDateTime::now_utc()) {
+                bar.println(line);
+            }
+        }
     })
     .await?;
     bar.finish_and_clear();

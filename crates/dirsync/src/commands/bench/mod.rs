@@ -3,7 +3,7 @@
 //! under a scratch queue prefix, removed afterwards. Results are written to
 //! docs/BENCHMARKS.md by hand, with the command.
 //!
-//! One file per benchmark (`sync`, `fanout`, `priority`, `schedule`, `writer`, with
+//! One file per benchmark (`sync`, `fanout`, `priority`, `schedule`, `writer`, `poller`, with
 //! `copy_load` and `org_rows` for the last, `memory`); `scratch` is the
 //! environment they share, `processes` runs roles as processes of their own.
 
@@ -13,6 +13,7 @@ mod first_sync;
 mod memory;
 mod org_rows;
 mod peer;
+mod poller;
 mod priority;
 mod processes;
 mod schedule;
@@ -115,6 +116,9 @@ pub enum BenchCommand {
     /// A first sync's users listing, in ranges side by side, against its
     /// rate floor and against one chain, in one run.
     FirstSync(first_sync::FirstSyncArgs),
+    /// 1,000 tenants kept fresh by System Log pollers through an hour of
+    /// changes (compressed): changes applied, latency, budget spent.
+    Poller(poller::PollerArgs),
 }
 
 pub(super) async fn run(config: &Config, cmd: BenchCommand, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -158,6 +162,7 @@ pub(super) async fn run(config: &Config, cmd: BenchCommand, shutdown: Cancellati
         }
         BenchCommand::Peer(args) => peer::bench_peer(&env, args, &shutdown).await,
         BenchCommand::FirstSync(args) => first_sync::bench_first_sync(&env, args, &shutdown).await,
+        BenchCommand::Poller(args) => poller::bench_poller(&env, args, &shutdown).await,
     };
     env.cleanup().await;
     result

@@ -58,7 +58,7 @@ impl BenchEnv {
                 NewTenant {
                     name,
                     okta_url: &url,
-                    api_token: &token,
+                    credentials: dirsync_store::NewCredentials::ApiToken(&token),
                 },
             )
             .await?

@@ -12,6 +12,9 @@ use dirsync_store::RunRecord;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+#[path = "sync_estimate.rs"]
+mod estimate;
+
 /// Share of the users a day changes (edits, deactivations, deletions, hires).
 const USERS_CHANGED_PERCENT: f64 = 1.0;
 /// Share of the groups a day changes (members, renames, one deletion).
@@ -77,9 +80,19 @@ pub(super) async fn bench_sync(env: &BenchEnv, args: SyncArgs, shutdown: &Cancel
         "syncing {} users, {} groups (+2 built-in), latency {}+{} ms…",
         spec.users, spec.groups, args.latency.latency_ms, args.latency.jitter_ms
     );
-    let full = timed_run(env, tenant, SyncMode::Full, shutdown).await?;
+    let sampling = CancellationToken::new();
+    let (full, samples) = tokio::join!(
+        async {
+            let full = timed_run(env, tenant, SyncMode::Full, shutdown).await;
+            sampling.cancel();
+            full
+        },
+        estimate::sample(&env.store, tenant, &sampling),
+    );
+    let full = full?;
     let full_served = sim.requests();
     print_full(env, &full, &full_served, &limits, naive);
+    estimate::print(&samples, full.wall);
     print_copy(env, tenant, &sim.org(), &[]).await?;
 
     let before = sim.org();
