@@ -110,6 +110,28 @@ mod tests {
     }
 
     #[test]
+    fn the_poller_is_off_until_enabled_and_reads_its_keys() {
+        assert!(!Config::load_from(None, env(&[])).unwrap().poller.enabled);
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("DIRSYNC_POLLER__ENABLED", "true"),
+                ("DIRSYNC_POLLER__INTERVAL", "5"),
+                ("DIRSYNC_POLLER__MAX_INTERVAL", "120"),
+                ("DIRSYNC_POLLER__BUDGET_SHARE", "0.1"),
+            ]),
+        )
+        .unwrap();
+        let poller = &config.poller;
+        assert!(poller.enabled);
+        assert_eq!(
+            (poller.interval, poller.max_interval, poller.budget_share),
+            (5, 120, 0.1)
+        );
+        assert_eq!(poller.validate(), Ok(()));
+    }
+
+    #[test]
     fn an_unknown_key_is_an_error_that_names_it() {
         let err = Config::load_from(None, env(&[("DIRSYNC_WORKER__CONCURENCY", "7")])).unwrap_err();
         assert!(err.to_string().contains("concurency"), "{err}");

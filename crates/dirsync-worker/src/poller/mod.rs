@@ -177,6 +177,9 @@ impl Poller {
                     _ => cursor.idle_polls,
                 };
                 let next_in = match report.applied {
+                    // A full page: more is waiting; the client's limiter
+                    // paces the log's own budget.
+                    LogApplied::Applied { .. } if report.events >= u64::from(self.config.page_size) => Duration::ZERO,
                     LogApplied::Applied { .. } => next_interval(interval, self.config.max_interval(), idle),
                     _ => interval,
                 };
