@@ -108,8 +108,7 @@ fn open_router() -> OpenApiRouter<AppState> {
         // an API key (see `routes::event_hooks`).
         .route(
             routes::event_hooks::PATH,
-            axum::routing::get(routes::event_hooks::verify_event_hook)
-                .post(routes::event_hooks::event_hook_delivery),
+            axum::routing::get(routes::event_hooks::verify_event_hook).post(routes::event_hooks::event_hook_delivery),
         )
 }
 

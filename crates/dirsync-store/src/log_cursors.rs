@@ -162,15 +162,6 @@ impl SystemLog {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Polling may start again (the credentials were replaced).
-    pub async fn enable(&self, tenant_id: TenantId) -> Result<(), StoreError> {
-        sqlx::query("UPDATE log_cursors SET disabled_reason = NULL, next_poll_at = now() WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Something changed in the tenant's org (an Event Hook said so): its
     /// next poll is due now, or as soon as the poll under way ends. The
     /// delivery's content is never trusted: only the poll reads Okta.

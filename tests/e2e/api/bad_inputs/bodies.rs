@@ -15,7 +15,13 @@ pub(super) fn cases() -> Vec<Case> {
             .fails(422, "validation_failed", Some("name"), "missing field"),
         post("missing token")
             .json(json!({"name": "a", "okta_url": "https://acme.okta.com"}))
-            .fails(422, "validation_failed", Some("api_token"), "missing field"),
+            .fails(422, "validation_failed", Some("api_token"), "give the credentials"),
+        post("a token and a service app")
+            .json(json!({"name": "a", "okta_url": "https://acme.okta.com", "api_token": GOOD, "service_app": {}}))
+            .fails(422, "validation_failed", Some("service_app"), "not both"),
+        post("an unknown key algorithm")
+            .json(json!({"name": "a", "okta_url": "https://acme.okta.com", "service_app": {"key_algorithm": "HS256"}}))
+            .fails(422, "validation_failed", Some("service_app.key_algorithm"), "unknown variant"),
         post("name is a number")
             .json(json!({"name": 42, "okta_url": "https://acme.okta.com", "api_token": GOOD}))
             .fails(422, "validation_failed", Some("name"), "invalid type"),

@@ -60,6 +60,20 @@ pub(super) fn cases(known: &Known) -> Vec<Case> {
             format!("/v1/tenants/{tenant}/credentials"),
         )
         .json(json!({"okta_url": "https://acme.okta.com"}))
-        .fails(422, "validation_failed", Some("api_token"), "missing field"),
+        .fails(422, "validation_failed", Some("api_token"), "give the credentials"),
+        Case::new(
+            "a client id that is no Okta client id",
+            Method::PUT,
+            format!("/v1/tenants/{tenant}/credentials"),
+        )
+        .json(json!({"service_app": {"client_id": "0oa 1; DROP"}}))
+        .fails(422, "validation_failed", Some("service_app.client_id"), "Client ID"),
+        Case::new(
+            "a key algorithm when no key is made",
+            Method::PUT,
+            format!("/v1/tenants/{tenant}/credentials"),
+        )
+        .json(json!({"service_app": {"key_algorithm": "ES256"}}))
+        .fails(422, "validation_failed", Some("service_app.key_algorithm"), "service-app/keys"),
     ]
 }
