@@ -20,8 +20,8 @@ pub use config::ApiConfig;
 pub use error::{ApiError, ErrorBody};
 pub use models::setup_steps as service_app_setup_steps;
 pub use okta_url::{Resolver, UrlPolicy};
-pub use routes::service_app::new_key_pair as new_service_app_key_pair;
 pub use openapi::{document as openapi_document, document_json as openapi_json};
+pub use routes::service_app::new_key_pair as new_service_app_key_pair;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware::from_fn, middleware::from_fn_with_state};
 use dirsync_okta::ClientConfig;

@@ -111,7 +111,6 @@ pub enum KeyAlgorithmDto {
     RS256,
 }
 
-
 /// Which kind of credential a tenant syncs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

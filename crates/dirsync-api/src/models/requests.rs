@@ -39,7 +39,12 @@ pub struct ServiceAppInput {
     /// The app's client ID as Okta shows it (`0oa…`). May be given later
     /// (`PUT /v1/tenants/{id}/credentials`): a tenant without one is not
     /// synced yet.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[A-Za-z0-9_-]+$", example = "0oa1b2c3d4e5f6g7h8i9")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[A-Za-z0-9_-]+$",
+        example = "0oa1b2c3d4e5f6g7h8i9"
+    )]
     pub client_id: Option<String>,
     /// The key pair's algorithm when one is made here (registration):
     /// `ES256` (default) or `RS256`.

@@ -1,6 +1,7 @@
 //! Tenants: register, list, read, change settings, replace credentials,
 //! delete with their data, verify the connection.
 
+use super::service_app::CredentialsInput;
 use crate::{
     AppState,
     error::ApiError,
@@ -12,7 +13,6 @@ use crate::{
     pagination::{self, Listing},
     verify,
 };
-use super::service_app::CredentialsInput;
 use axum::{
     Json,
     extract::State,

@@ -21,7 +21,12 @@ pub(super) fn cases() -> Vec<Case> {
             .fails(422, "validation_failed", Some("service_app"), "not both"),
         post("an unknown key algorithm")
             .json(json!({"name": "a", "okta_url": "https://acme.okta.com", "service_app": {"key_algorithm": "HS256"}}))
-            .fails(422, "validation_failed", Some("service_app.key_algorithm"), "unknown variant"),
+            .fails(
+                422,
+                "validation_failed",
+                Some("service_app.key_algorithm"),
+                "unknown variant",
+            ),
         post("name is a number")
             .json(json!({"name": 42, "okta_url": "https://acme.okta.com", "api_token": GOOD}))
             .fails(422, "validation_failed", Some("name"), "invalid type"),

@@ -74,6 +74,11 @@ pub(super) fn cases(known: &Known) -> Vec<Case> {
             format!("/v1/tenants/{tenant}/credentials"),
         )
         .json(json!({"service_app": {"key_algorithm": "ES256"}}))
-        .fails(422, "validation_failed", Some("service_app.key_algorithm"), "service-app/keys"),
+        .fails(
+            422,
+            "validation_failed",
+            Some("service_app.key_algorithm"),
+            "service-app/keys",
+        ),
     ]
 }
