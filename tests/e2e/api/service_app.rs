@@ -209,6 +209,17 @@ async fn switching_a_tenant_from_its_token_to_a_service_app_and_back_keeps_its_d
         )
         .await;
     let tenant = created.json["id"].as_str().unwrap().to_owned();
+    // The app before its key: refused, and the refusal holds no lock that
+    // would stall the run asked for next (it would answer 503 after 30 s).
+    let early = api
+        .call(
+            Method::PUT,
+            &format!("/v1/tenants/{tenant}/credentials"),
+            json!({"service_app": {"client_id": "0oaSWITCH"}}),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.json);
+    assert!(early.json["error"]["message"].as_str().unwrap().contains("key"), "{}", early.json);
     assert_eq!(run_sync(&api, &tenant).await["state"], "succeeded");
 
     // Act: a key, the app in Okta, the client ID saved: now a service app.
@@ -231,6 +242,13 @@ async fn switching_a_tenant_from_its_token_to_a_service_app_and_back_keeps_its_d
         .unwrap();
     give_client_id(&api, &tenant, "0oaSWITCH").await;
     let on_app = run_sync(&api, &tenant).await;
+    // The token it replaced is not kept while the app is in use.
+    let (kept,): (Option<Vec<u8>>,) = sqlx::query_as("SELECT token_ciphertext FROM tenants WHERE id = $1::uuid")
+        .bind(&tenant)
+        .fetch_one(env.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, None);
     // And back to a token.
     let back = api
         .call(
@@ -252,7 +270,6 @@ async fn switching_a_tenant_from_its_token_to_a_service_app_and_back_keeps_its_d
     }
     assert_eq!(env.sim.token_requests(), 1);
     env.assert_exact(tenant.parse().unwrap()).await;
-    // The token it replaced was not kept while the app was in use.
     api.stop().await;
     env.stop().await;
 }

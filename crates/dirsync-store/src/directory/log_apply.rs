@@ -223,9 +223,7 @@ async fn live_ids(
     }
     let (groups, users): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
     let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT 'u', okta_id FROM users WHERE tenant_id = $1 AND okta_id = ANY($2) AND deleted_at IS NULL
-         UNION ALL
-         SELECT 'g', okta_id FROM groups WHERE tenant_id = $1 AND okta_id = ANY($3) AND deleted_at IS NULL",
+        super::log_reads::HELD_IDS,
     )
     .bind(tenant)
     .bind(users)
@@ -284,15 +282,7 @@ async fn remove_members(
     .fetch_all(&mut *tx)
     .await?;
     let n = gone.len() as u64;
-    for (group, user) in gone {
-        events.push(membership_event(
-            "membership.removed",
-            tenant,
-            RunId::nil(),
-            group,
-            user,
-        ));
-    }
+    removed_events(events, tenant, gone);
     Ok(n)
 }
 
@@ -327,15 +317,7 @@ async fn remove_rows(
     .fetch_all(&mut *tx)
     .await?;
     let n = (removed.len() + gone.len()) as u64;
-    for (group, user) in gone {
-        events.push(membership_event(
-            "membership.removed",
-            tenant,
-            RunId::nil(),
-            group,
-            user,
-        ));
-    }
+    removed_events(events, tenant, gone);
     for id in removed {
         events.push(EventRow {
             tenant_id: tenant,
@@ -371,4 +353,11 @@ async fn insert_events_without_run(tx: &mut sqlx::PgConnection, events: &[EventR
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// A `membership.removed` event (no run) for each pair removed.
+fn removed_events(events: &mut Vec<EventRow>, tenant: TenantId, gone: Vec<(String, String)>) {
+    for (group, user) in gone {
+        events.push(membership_event("membership.removed", tenant, RunId::nil(), group, user));
+    }
 }

@@ -16,9 +16,7 @@ impl Directory {
         groups: &[&str],
     ) -> Result<(Vec<String>, Vec<String>), StoreError> {
         let known: Vec<(String, String)> = sqlx::query_as(
-            "SELECT 'u', okta_id FROM users WHERE tenant_id = $1 AND okta_id = ANY($2) AND deleted_at IS NULL
-             UNION ALL
-             SELECT 'g', okta_id FROM groups WHERE tenant_id = $1 AND okta_id = ANY($3) AND deleted_at IS NULL",
+            HELD_IDS,
         )
         .bind(tenant)
         .bind(users)
@@ -65,3 +63,9 @@ impl Directory {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 }
+
+/// Which of the ids (`$2` users, `$3` groups) the tenant (`$1`) holds and
+/// has not marked deleted, tagged `u` or `g`.
+pub(super) const HELD_IDS: &str = "SELECT 'u', okta_id FROM users WHERE tenant_id = $1 AND okta_id = ANY($2) AND deleted_at IS NULL
+     UNION ALL
+     SELECT 'g', okta_id FROM groups WHERE tenant_id = $1 AND okta_id = ANY($3) AND deleted_at IS NULL";

@@ -76,15 +76,17 @@ impl Tenants {
         key: &NewServiceAppKey,
     ) -> Result<ServiceAppPublicKey, StoreError> {
         let mut tx = self.pool.begin().await?;
-        super::keys::record_key_fingerprint(&mut tx, cipher).await?;
-        lock(&mut tx, tenant_id).await?;
-        sqlx::query("DELETE FROM service_app_keys WHERE tenant_id = $1 AND state = 'pending'")
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        let stored = insert_key(&mut tx, cipher, tenant_id, key, None).await?;
-        tx.commit().await?;
-        Ok(stored)
+        let stored = async {
+            super::keys::record_key_fingerprint(&mut tx, cipher).await?;
+            lock(&mut tx, tenant_id).await?;
+            sqlx::query("DELETE FROM service_app_keys WHERE tenant_id = $1 AND state = 'pending'")
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?;
+            insert_key(&mut tx, cipher, tenant_id, key, None).await
+        }
+        .await;
+        finish(tx, stored).await
     }
 
     /// The instance URL and the opened credentials, for the roles that call
@@ -259,9 +261,30 @@ async fn insert_key(
     .await?)
 }
 
-/// Serializes credential changes of one tenant (and says whether it exists).
+/// Commits what went well, and rolls back at once what did not: a dropped
+/// transaction's rollback waits for its connection's next use, and until
+/// then its row lock would stall every run created for the tenant.
+pub(crate) async fn finish<T>(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    done: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match done {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// Serializes credential changes of one tenant (and says whether it
+/// exists). `NO KEY UPDATE`: a run inserted for the tenant meanwhile (its
+/// foreign key takes a key-share lock) is never held up by it.
 pub(crate) async fn lock(tx: &mut PgConnection, tenant_id: TenantId) -> Result<(), StoreError> {
-    let found: Option<(TenantId,)> = sqlx::query_as("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+    let found: Option<(TenantId,)> = sqlx::query_as("SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE")
         .bind(tenant_id)
         .fetch_optional(&mut *tx)
         .await?;

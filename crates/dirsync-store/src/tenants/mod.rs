@@ -79,17 +79,20 @@ impl Tenants {
         new: NewCredentials<'_>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        keys::record_key_fingerprint(&mut tx, cipher).await?;
-        credentials::lock(&mut tx, tenant_id).await?;
-        credentials::set_credentials(&mut tx, cipher, tenant_id, okta_url, &new).await?;
-        // New credentials may have the System Log scope a 403 found missing:
-        // the poller tries again now.
-        sqlx::query("UPDATE log_cursors SET disabled_reason = NULL, next_poll_at = now() WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let done = async {
+            keys::record_key_fingerprint(&mut tx, cipher).await?;
+            credentials::lock(&mut tx, tenant_id).await?;
+            credentials::set_credentials(&mut tx, cipher, tenant_id, okta_url, &new).await?;
+            // New credentials may have the System Log scope a 403 found
+            // missing: the poller tries again now.
+            sqlx::query("UPDATE log_cursors SET disabled_reason = NULL, next_poll_at = now() WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        }
+        .await;
+        credentials::finish(tx, done).await
     }
 
     pub async fn get(&self, id: TenantId) -> Result<Tenant, StoreError> {
