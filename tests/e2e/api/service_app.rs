@@ -219,7 +219,11 @@ async fn switching_a_tenant_from_its_token_to_a_service_app_and_back_keeps_its_d
         )
         .await;
     assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.json);
-    assert!(early.json["error"]["message"].as_str().unwrap().contains("key"), "{}", early.json);
+    assert!(
+        early.json["error"]["message"].as_str().unwrap().contains("key"),
+        "{}",
+        early.json
+    );
     assert_eq!(run_sync(&api, &tenant).await["state"], "succeeded");
 
     // Act: a key, the app in Okta, the client ID saved: now a service app.

@@ -222,14 +222,12 @@ async fn live_ids(
         return Ok(BTreeSet::new());
     }
     let (groups, users): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        super::log_reads::HELD_IDS,
-    )
-    .bind(tenant)
-    .bind(users)
-    .bind(groups)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(super::log_reads::HELD_IDS)
+        .bind(tenant)
+        .bind(users)
+        .bind(groups)
+        .fetch_all(&mut *tx)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(k, id)| (if k == "u" { 'u' } else { 'g' }, id))
@@ -358,6 +356,12 @@ async fn insert_events_without_run(tx: &mut sqlx::PgConnection, events: &[EventR
 /// A `membership.removed` event (no run) for each pair removed.
 fn removed_events(events: &mut Vec<EventRow>, tenant: TenantId, gone: Vec<(String, String)>) {
     for (group, user) in gone {
-        events.push(membership_event("membership.removed", tenant, RunId::nil(), group, user));
+        events.push(membership_event(
+            "membership.removed",
+            tenant,
+            RunId::nil(),
+            group,
+            user,
+        ));
     }
 }

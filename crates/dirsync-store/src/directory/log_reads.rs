@@ -15,14 +15,12 @@ impl Directory {
         users: &[&str],
         groups: &[&str],
     ) -> Result<(Vec<String>, Vec<String>), StoreError> {
-        let known: Vec<(String, String)> = sqlx::query_as(
-            HELD_IDS,
-        )
-        .bind(tenant)
-        .bind(users)
-        .bind(groups)
-        .fetch_all(&self.pool)
-        .await?;
+        let known: Vec<(String, String)> = sqlx::query_as(HELD_IDS)
+            .bind(tenant)
+            .bind(users)
+            .bind(groups)
+            .fetch_all(&self.pool)
+            .await?;
         let has = |kind: &str, id: &str| known.iter().any(|(k, i)| k == kind && i == id);
         let users = users.iter().filter(|u| !has("u", u)).map(|u| (*u).to_owned()).collect();
         let groups = groups
@@ -66,6 +64,7 @@ impl Directory {
 
 /// Which of the ids (`$2` users, `$3` groups) the tenant (`$1`) holds and
 /// has not marked deleted, tagged `u` or `g`.
-pub(super) const HELD_IDS: &str = "SELECT 'u', okta_id FROM users WHERE tenant_id = $1 AND okta_id = ANY($2) AND deleted_at IS NULL
+pub(super) const HELD_IDS: &str =
+    "SELECT 'u', okta_id FROM users WHERE tenant_id = $1 AND okta_id = ANY($2) AND deleted_at IS NULL
      UNION ALL
      SELECT 'g', okta_id FROM groups WHERE tenant_id = $1 AND okta_id = ANY($3) AND deleted_at IS NULL";

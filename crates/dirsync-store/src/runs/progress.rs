@@ -4,7 +4,7 @@
 //! runs queued ahead, the removal candidates) and the rules in
 //! `dirsync_domain::waiting` and `dirsync_domain::estimate` decide.
 
-use super::{Lease, lease::lease_held};
+use super::Lease;
 use crate::{RunRecord, Runs, StoreError};
 use dirsync_domain::estimate::{self, Remaining};
 use dirsync_domain::waiting::{self, RunFacts, WaitingFor};
@@ -56,23 +56,28 @@ impl Runs {
         lease: &Lease,
         report: ProgressReport,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if !lease_held(&mut tx, run_id, lease, report.okta_requests).await? {
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE sync_runs SET requests_expected = okta_requests + $2, allowed_rpm = $3, rate_limited_until = $4,
+        // One autocommit statement, no transaction: the reporter runs beside
+        // the walk and is dropped mid-await when the walk ends, and a
+        // transaction dropped inside `begin()` would leave its pooled
+        // connection in a transaction nobody ends (the next user's writes,
+        // a run's failure among them, would never commit, and every run
+        // created for the tenant would wait on them).
+        let done = sqlx::query(
+            "UPDATE sync_runs SET okta_requests = okta_requests + $4,
+                    requests_expected = okta_requests + $4 + $5, allowed_rpm = $6, rate_limited_until = $7,
                     progress_reported_at = now()
-             WHERE id = $1",
+             WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' AND fetch_completed_at IS NULL",
         )
         .bind(run_id)
+        .bind(&lease.owner)
+        .bind(lease.attempt as i32)
+        .bind(report.okta_requests as i64)
         .bind(report.requests_left.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
         .bind(report.allowed_rpm.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
         .bind(report.rate_limited_until)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(done.rows_affected() == 1)
     }
 
     /// What `run` waits for now and when it should end.
