@@ -22,10 +22,12 @@
 
 mod budget;
 mod events;
+mod metrics;
 mod poll;
 
 pub use budget::{TenantBudget, TokenBucket, next_interval};
 pub use events::{EVENT_TYPES, Wanted};
+pub use metrics::PollerMetrics;
 pub use poll::{PollError, PollReport, poll_tenant};
 
 use crate::OktaSettings;
@@ -115,6 +117,8 @@ pub struct PollerDeps {
     pub store: Store,
     pub cipher: TokenCipher,
     pub okta: OktaSettings,
+    /// Registered once per process ([`PollerMetrics::register`]).
+    pub metrics: PollerMetrics,
 }
 
 /// Clients are rebuilt after this, so replaced credentials take effect.
@@ -167,6 +171,7 @@ impl Poller {
     async fn poll_one(&self, cursor: &ClaimedCursor) -> (TenantId, Result<PollReport, PollError>) {
         let tenant = cursor.tenant_id;
         let outcome = self.poll_with_client(cursor).await;
+        self.deps.metrics.poll_ended(&outcome);
         let interval = self.config.interval();
         let (idle, next_in, requests) = match &outcome {
             Ok(report) => {
@@ -241,7 +246,7 @@ impl Poller {
             &deps.cipher,
             &deps.okta,
             tenant,
-            &dirsync_okta::DEFAULT_SCOPES,
+            dirsync_okta::LOG_SCOPES,
             None,
         )
         .await

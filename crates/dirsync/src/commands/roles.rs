@@ -168,6 +168,7 @@ pub async fn run_roles(
             store: store.clone(),
             cipher,
             okta: config.okta.clone(),
+            metrics: dirsync_worker::poller::PollerMetrics::register(&metrics),
         };
         tasks.spawn(dirsync_worker::poller::run(
             config.poller.clone(),

@@ -216,12 +216,15 @@ fn start_pollers(
     stop: &CancellationToken,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<()>>>> {
     let cipher = TokenCipher::from_config(&env.config.secrets)?;
+    // The pollers of one process share their metrics, as roles do.
+    let metrics = dirsync_worker::poller::PollerMetrics::register(&dirsync_telemetry::metrics::Metrics::new());
     Ok((0..n.max(1))
         .map(|_| {
             let deps = PollerDeps {
                 store: env.store.clone(),
                 cipher: cipher.clone(),
                 okta: env.config.okta.clone(),
+                metrics: metrics.clone(),
             };
             tokio::spawn(dirsync_worker::poller::run(config.clone(), deps, stop.clone()))
         })
